@@ -1,0 +1,195 @@
+"""The click commands. Each one builds an Env and hands over to a module that does the work."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .cli import Injected, guarded
+
+ROOT_HELP = "Read /proc, /sys, /dev, /etc, /run and /var/lib under DIR instead of /."
+
+
+def _root_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--root", metavar="DIR", help=ROOT_HELP)(f)
+
+
+def _setting_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that override the kernel command line and the config file."""
+    options = [
+        click.option(
+            "--config",
+            "config_path",
+            metavar="FILE",
+            help="TOML config file [default: /etc/ramzswap.conf]",
+        ),
+        click.option("--backend", metavar="auto|ramzswap|zram", help="Driver [default: auto]."),
+        click.option("--disksize", metavar="SIZE", help="Swap size: 64M, 25% of RAM, bytes."),
+        click.option("--memlimit", metavar="SIZE", help="Cap on RAM the store uses; none."),
+        click.option("--backing", metavar="DEV", help="Backing block device, or none."),
+        click.option("--priority", metavar="N", help="Swap priority 0-32767 [default: 100]."),
+        click.option(
+            "--backing-write-budget",
+            metavar="SIZE/PERIOD",
+            help="Flash bytes the backing device may take, e.g. 512M/day.",
+        ),
+        click.option("--algorithm", metavar="NAME", help="zram compressor [default: lz4]."),
+        click.option(
+            "--force",
+            is_flag=True,
+            default=None,
+            help="Use a backing device even if it holds a filesystem signature.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+_SETTINGS = (
+    "backend",
+    "disksize",
+    "memlimit",
+    "backing",
+    "priority",
+    "backing_write_budget",
+    "algorithm",
+    "force",
+)
+
+
+def _settings(kwargs: dict[str, Any]) -> dict[str, object]:
+    return {key: kwargs[key] for key in _SETTINGS}
+
+
+def _root(ctx: click.Context, root: str | None) -> str | None:
+    return root or ctx.meta.get("ramzswap.root")
+
+
+def _print_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def build_cli() -> click.Group:
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @_root_option
+    @click.pass_context
+    def cli(ctx: click.Context, root: str | None) -> None:
+        """Size, start, stop and report compressed RAM swap (ramzswap or zram)."""
+        ctx.meta["ramzswap.root"] = root
+
+    @cli.command()
+    @_root_option
+    @_setting_options
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
+    @click.pass_context
+    def plan(
+        ctx: click.Context, root: str | None, config_path: str | None, as_json: bool, **kwargs: Any
+    ) -> int:
+        """Show what start would do here, and where each value comes from. Changes nothing."""
+        from . import plan as planner
+
+        injected: Injected = ctx.obj
+        env = injected.env(_root(ctx, root))
+
+        def show() -> None:
+            result = planner.build(env, _settings(kwargs), config_path)
+            if as_json:
+                _print_json(planner.to_dict(result))
+            else:
+                sys.stdout.write(planner.format_plan(result))
+
+        return guarded(show)
+
+    @cli.command()
+    @_root_option
+    @_setting_options
+    @click.pass_context
+    def start(ctx: click.Context, root: str | None, config_path: str | None, **kwargs: Any) -> int:
+        """Set up the device and turn swap on. A second start changes nothing."""
+        from . import actions
+
+        env = ctx.obj.env(_root(ctx, root))
+        return guarded(lambda: actions.start(env, _settings(kwargs), config_path), env)
+
+    @cli.command()
+    @_root_option
+    @click.pass_context
+    def stop(ctx: click.Context, root: str | None) -> int:
+        """Swap off, reset the device, unload the module if start loaded it."""
+        from . import actions
+
+        env = ctx.obj.env(_root(ctx, root))
+        return guarded(lambda: actions.stop(env), env)
+
+    @cli.command()
+    @_root_option
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
+    @click.pass_context
+    def status(ctx: click.Context, root: str | None, as_json: bool) -> int:
+        """Sizes, pages, ratio, memory and flash use of every device."""
+        from . import status as report
+
+        env = ctx.obj.env(_root(ctx, root))
+
+        def show() -> None:
+            info = report.gather(env)
+            if as_json:
+                _print_json(info)
+            else:
+                sys.stdout.write(report.format_status(info))
+
+        return guarded(show)
+
+    @cli.command()
+    @_root_option
+    @click.option(
+        "--pid",
+        "pids",
+        type=int,
+        multiple=True,
+        metavar="PID",
+        help="Sample this process's anonymous memory (repeatable).",
+    )
+    @click.option("--file", "dump", metavar="DUMP", help="Sample the pages of a dump file.")
+    @click.option(
+        "--max-pages",
+        type=click.IntRange(1),
+        default=16384,
+        show_default=True,
+        help="Sample at most this many pages from each source.",
+    )
+    @click.option("--save", metavar="FILE", help="Also write the sampled pages to FILE.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
+    @click.pass_context
+    def estimate(
+        ctx: click.Context,
+        root: str | None,
+        pids: tuple[int, ...],
+        dump: str | None,
+        max_pages: int,
+        save: str | None,
+        as_json: bool,
+    ) -> int:
+        """Measure how this memory compresses (LZ4) and recommend disksize and memlimit."""
+        from . import estimate as measure
+
+        if not pids and dump is None:
+            raise click.UsageError("estimate needs --pid PID or --file DUMP")
+        env = ctx.obj.env(_root(ctx, root))
+
+        def show() -> None:
+            result = measure.run(env, list(pids), dump, max_pages, save)
+            if as_json:
+                _print_json(result)
+            else:
+                sys.stdout.write(measure.format_estimate(result))
+
+        return guarded(show)
+
+    return cli
