@@ -1,0 +1,1 @@
+"""Host tools for the ramzswap appliance: test images, QEMU, serial console, flashing."""

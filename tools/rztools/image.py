@@ -1,0 +1,377 @@
+"""Build the offline test image: a Debian kernel, an initrd that mounts an ext4
+root on virtio, and a root filesystem made of Debian packages plus this repo's
+overlay, helper, workload and kernel module.
+
+    python -m rztools.image --arch x86_64 --kernel 6.1
+
+Everything lands in out/<arch>-<kernel>/ with a manifest.json naming each file
+and the QEMU command line.  Downloads are cached (~/.cache/ramzswap, or
+$RAMZSWAP_CACHE); each step is redone only when its inputs changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import debian, kmods, qemu
+from .progress import note, step
+from .targets import (
+    ARCHES,
+    DEFAULT_ARCH,
+    DEFAULT_KERNEL,
+    KERNELS,
+    Arch,
+    KernelSeries,
+    UnknownTarget,
+    abi_key,
+    kbuild_package,
+    lookup,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+TESTIMAGE = REPO / "tools" / "testimage"
+ROOT_PACKAGES = ["busybox", "kmod", "python3", "python3-click", "python3-lz4"]
+ROOTFS_MB = 320
+PRUNE = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+         "usr/share/lintian", "usr/share/bug", "var/cache/apt", "var/lib/apt/lists"]
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message says which and why."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RAMZSWAP_CACHE", Path.home() / ".cache" / "ramzswap"))
+
+
+def tree_hash(*paths: Path, extra: str = "") -> str:
+    """A hash of the names and contents of every file under paths."""
+    h = hashlib.sha256(extra.encode())
+    skip = {"__pycache__", ".pytest_cache", ".hypothesis"}
+    for top in paths:
+        if not top.exists():
+            h.update(f"missing:{top}".encode())
+            continue
+        files = [top] if top.is_file() else sorted(
+            p for p in top.rglob("*")
+            if p.is_file() and not skip.intersection(p.parts)
+            and not p.name.endswith((".o", ".ko", ".cmd", ".mod", ".mod.c", ".so")))
+        for f in files:
+            h.update(str(f.relative_to(top.parent)).encode())
+            h.update(oct(f.stat().st_mode & 0o111).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run(cmd: list[str], what: str, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> str:
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})})
+    if res.returncode != 0:
+        tail = "\n".join((res.stdout + res.stderr).strip().splitlines()[-20:])
+        raise BuildError(f"{what} failed (exit {res.returncode}):\n{tail}")
+    return res.stdout
+
+
+class Stamp:
+    """A directory whose content is valid for one key."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+        self.file = path / ".stamp"
+
+    def fresh(self) -> bool:
+        return self.file.exists() and self.file.read_text() == self.key
+
+    def reset(self) -> None:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True)
+
+    def done(self) -> None:
+        self.file.write_text(self.key)
+
+
+@dataclass
+class Kernel:
+    abi: str              # 6.1.0-56, 6.12.95+deb12
+    release: str          # uname -r: 6.1.0-56-amd64
+    root: Path            # unpacked image + headers
+    build: Path           # kbuild dir for out-of-tree modules
+    vmlinuz: Path
+
+
+def fetch_kernel(arch: Arch, series: KernelSeries) -> Kernel:
+    """Newest kernel of the series that has headers too, unpacked with its headers."""
+    cache = cache_dir()
+    tree = debian.AptTree(cache, arch.debian, series.suites)
+    host = debian.AptTree(cache, "amd64", series.suites)
+    with step(f"looking up Debian's {series.name} kernel for {arch.debian}"):
+        rx = series.image_re.format(flavour=arch.flavour)
+        abis = [re.fullmatch(rx, n).group(1) for n in tree.package_names(rx)]
+        headers = set(tree.package_names(rf"linux-headers-.*-{arch.flavour}"))
+        usable = [a for a in abis if f"linux-headers-{a}-{arch.flavour}" in headers]
+        if not usable:
+            raise BuildError(f"no {series.name} kernel with headers for {arch.debian}")
+        abi = max(usable, key=abi_key)
+    release = f"{abi}-{arch.flavour}"
+    root = cache / "kernels" / release
+    pkgs = [f"linux-image-{release}", f"linux-headers-{release}", f"linux-headers-{abi}-common"]
+    stamp = Stamp(root, "+".join(pkgs + [tree.version(pkgs[0])]))
+    if not stamp.fresh():
+        with step(f"downloading and unpacking kernel {release}"):
+            stamp.reset()
+            for p in pkgs:
+                debian.extract(tree.download(p), root)
+            debian.extract(host.download(kbuild_package(abi)), root)
+            stamp.done()
+    if not (root / "lib" / "modules" / release / "modules.dep").exists():
+        kmods.depmod(root, release)  # Debian's postinst would have run it
+    note(f"kernel {release}")
+    vmlinuz = next((root / "boot").glob("vmlinuz-*"))
+    return Kernel(abi, release, root, root / "usr" / "src" / f"linux-headers-{release}", vmlinuz)
+
+
+def base_rootfs(arch: Arch) -> Path:
+    """Debian packages unpacked with mmdebstrap --variant=extract (cached)."""
+    key = f"{arch.debian}:{','.join(ROOT_PACKAGES)}"
+    path = cache_dir() / "rootfs" / f"{arch.debian}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    stamp = Stamp(path, key)
+    if stamp.fresh():
+        return path / "root"
+    with step(f"assembling the {arch.debian} root from Debian packages (mmdebstrap)"):
+        stamp.reset()
+        cmd = ["mmdebstrap", "--quiet", "--variant=extract", f"--architectures={arch.debian}",
+               f"--include={','.join(ROOT_PACKAGES)}", "bookworm", str(path / "root"),
+               f"deb [signed-by={debian.KEYRING}] {debian.MIRROR} bookworm main"]
+        debian.retry("mmdebstrap", lambda: (shutil.rmtree(path / "root", ignore_errors=True),
+                     subprocess.run(cmd, capture_output=True, text=True))[1], tries=3)
+        stamp.done()
+    return path / "root"
+
+
+def busybox_applets(arch: Arch) -> list[str]:
+    """Applet paths of Debian's busybox, listed by running the host's build of it."""
+    tree = debian.AptTree(cache_dir(), "amd64", ["bookworm"])
+    dest = cache_dir() / "busybox-host"
+    stamp = Stamp(dest, tree.version("busybox"))
+    if not stamp.fresh():
+        stamp.reset()
+        debian.extract(tree.download("busybox"), dest)
+        stamp.done()
+    binary = next(p for p in (dest / "bin" / "busybox", dest / "usr" / "bin" / "busybox")
+                  if p.exists())
+    return run([str(binary), "--list-full"], "busybox --list-full").split()
+
+
+def build_module(arch: Arch, kernel: Kernel, out: Path) -> Path | None:
+    """ramzswap.ko built against the kernel's headers, or None when there is no module yet."""
+    src = REPO / "module"
+    if not (src / "Kbuild").exists():
+        return None
+    build = out / "build" / "module"
+    stamp = Stamp(build, tree_hash(src, extra=kernel.release))
+    if not stamp.fresh():
+        with step(f"building ramzswap.ko for {kernel.release}"):
+            stamp.reset()
+            shutil.copytree(src, build, dirs_exist_ok=True)
+            cmd = ["make", "-C", str(build), f"KDIR={kernel.build}",
+                   f"ARCH={arch.kbuild_arch}", "-j2"]
+            if arch.cross:
+                cmd.append(f"CROSS_COMPILE={arch.cross}")
+            run(cmd, "module build")
+            stamp.done()
+    return build / "ramzswap.ko"
+
+
+def build_rzscan(arch: Arch, out: Path) -> Path | None:
+    src = REPO / "rzscan"
+    if not (src / "Makefile").exists():
+        return None
+    build = out / "build" / "rzscan"
+    stamp = Stamp(build, tree_hash(src, extra=arch.name))
+    if not stamp.fresh():
+        with step("building rzscan"):
+            stamp.reset()
+            shutil.copytree(src, build, dirs_exist_ok=True)
+            run(["make", "-C", str(build), f"CC={arch.cross}gcc"], "rzscan build")
+            stamp.done()
+    return build / "rzscan"
+
+
+def install_helper(root: Path) -> None:
+    """The ramzswap-setup Python package and its launcher."""
+    pkg = REPO / "ramzswap-setup" / "ramzswap_setup"
+    if not pkg.exists():
+        return
+    dest = root / "usr" / "lib" / "python3" / "dist-packages" / "ramzswap_setup"
+    shutil.copytree(pkg, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    launcher = root / "usr" / "bin" / "ramzswap-setup"
+    launcher.write_text("#!/usr/bin/python3\nimport sys\nfrom ramzswap_setup.cli import main\n"
+                        "sys.exit(main())\n")
+    launcher.chmod(0o755)
+
+
+def symlink_applets(root: Path, applets: list[str]) -> None:
+    for rel in applets:
+        link = root / rel
+        if link.exists() or link.is_symlink():
+            continue
+        if link.parent.is_symlink():  # merged /usr: bin -> usr/bin
+            continue
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to("/bin/busybox")
+
+
+def assemble_rootfs(arch: Arch, kernel: Kernel, out: Path, module: Path | None,
+                    rzscan: Path | None) -> Path:
+    base = base_rootfs(arch)
+    root = out / "rootfs"
+    with step("assembling the root filesystem"):
+        if root.exists():
+            shutil.rmtree(root)
+        # cp -a: the base holds device nodes that copytree would try to read
+        root.mkdir(parents=True)
+        run(["cp", "-a", f"{base}/.", str(root)], "copying the base root")
+        shutil.rmtree(root / "dev")
+        for p in PRUNE:
+            shutil.rmtree(root / p, ignore_errors=True)
+        symlink_applets(root, busybox_applets(arch))
+        sbin_init = root / "sbin" / "init"
+        if not sbin_init.exists():
+            sbin_init.symlink_to("/bin/busybox")
+        shutil.copytree(TESTIMAGE / "rootfs", root, dirs_exist_ok=True, symlinks=True)
+        (root / "etc" / "inittab").write_text(
+            "::sysinit:/etc/init.d/rcS\n"
+            f"{arch.console}::respawn:/sbin/getty -L 0 {arch.console} vt100\n"
+            "::shutdown:/etc/init.d/rcK\n"
+            "::shutdown:/bin/umount -a -r\n")
+        if (REPO / "overlay").exists():
+            shutil.copytree(REPO / "overlay", root, dirs_exist_ok=True, symlinks=True)
+        install_helper(root)
+        for d in ("proc", "sys", "dev", "run", "tmp", "var/lib/ramzswap", "root"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        deps = kmods.parse_modules_dep(
+            (kernel.root / "lib" / "modules" / kernel.release / "modules.dep").read_text())
+        paths = kmods.load_order(deps, kmods.ROOT_DISK + kmods.ROOTFS_EXTRA)
+        kmods.copy_modules(kernel.root, kernel.release, paths, root)
+        if module:
+            extra = root / "lib" / "modules" / kernel.release / "extra"
+            extra.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(module, extra / "ramzswap.ko")
+        kmods.depmod(root, kernel.release)
+        if rzscan:
+            shutil.copy2(rzscan, root / "usr" / "bin" / "rzscan")
+        run([sys.executable, "-m", "compileall", "-q", "-j", "2",
+             "-s", str(root), "-p", "/", str(root / "usr" / "lib" / "python3.11"),
+             str(root / "usr" / "lib" / "python3" / "dist-packages")], "python compileall")
+    image = out / "rootfs.ext4"
+    with step("writing rootfs.ext4"):
+        image.unlink(missing_ok=True)
+        run(["mke2fs", "-q", "-t", "ext4", "-L", "rzroot", "-d", str(root), "-F",
+             str(image), f"{ROOTFS_MB}M"], "mke2fs")
+    return image
+
+
+def build_initrd(arch: Arch, kernel: Kernel, out: Path) -> Path:
+    tree = debian.AptTree(cache_dir(), arch.debian, ["bookworm"])
+    work = out / "build" / "initrd"
+    with step("writing initrd"):
+        if work.exists():
+            shutil.rmtree(work)
+        bb = cache_dir() / "busybox-static" / arch.debian
+        stamp = Stamp(bb, tree.version("busybox-static"))
+        if not stamp.fresh():
+            stamp.reset()
+            debian.extract(tree.download("busybox-static"), bb)
+            stamp.done()
+        binary = next(p for p in (bb / "bin" / "busybox", bb / "usr" / "bin" / "busybox")
+                      if p.exists())
+        (work / "bin").mkdir(parents=True)
+        shutil.copy2(binary, work / "bin" / "busybox")
+        for applet in ("sh", "mount", "umount", "insmod", "sleep", "cat", "mkdir",
+                       "switch_root"):
+            (work / "bin" / applet).symlink_to("busybox")
+        shutil.copy2(TESTIMAGE / "initrd" / "init", work / "init")
+        deps = kmods.parse_modules_dep(
+            (kernel.root / "lib" / "modules" / kernel.release / "modules.dep").read_text())
+        order = kmods.copy_modules(kernel.root, kernel.release,
+                                   kmods.load_order(deps, kmods.ROOT_DISK), work)
+        (work / "modules.load").write_text(
+            "".join(f"{kernel.release}/{p}\n" for p in order))
+        files = sorted(str(p.relative_to(work)) for p in work.rglob("*"))
+        listing = ("\n".join(files) + "\n").encode()
+        res = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"],
+                             input=listing, cwd=work, capture_output=True)
+        if res.returncode != 0:
+            raise BuildError(f"cpio failed: {res.stderr.decode().strip()}")
+        initrd = out / "initrd.img"
+        initrd.write_bytes(gzip.compress(res.stdout, compresslevel=6))
+    return initrd
+
+
+def build(arch_name: str, kernel_name: str) -> Path:
+    """Build (or bring up to date) out/<arch>-<kernel>/ and return its manifest path."""
+    arch, series = lookup(arch_name, kernel_name)
+    out = REPO / "out" / f"{arch.name}-{series.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    kernel = fetch_kernel(arch, series)
+    module = build_module(arch, kernel, out)
+    rzscan = build_rzscan(arch, out)
+    inputs = tree_hash(REPO / "overlay", REPO / "ramzswap-setup" / "ramzswap_setup",
+                       TESTIMAGE, Path(__file__).parent,
+                       extra=f"{kernel.release}:{module and tree_hash(module)}:"
+                             f"{rzscan and tree_hash(rzscan)}:{','.join(ROOT_PACKAGES)}")
+    manifest_path = out / "manifest.json"
+    stamp = out / ".image-stamp"
+    if stamp.exists() and stamp.read_text() == inputs and manifest_path.exists():
+        note(f"image {out.relative_to(REPO)} is up to date")
+        return manifest_path
+    stamp.unlink(missing_ok=True)
+    rootfs = assemble_rootfs(arch, kernel, out, module, rzscan)
+    initrd = build_initrd(arch, kernel, out)
+    vmlinuz = out / "vmlinuz"
+    shutil.copy2(kernel.vmlinuz, vmlinuz)
+    manifest = {
+        "arch": arch.name,
+        "kernel_series": series.name,
+        "kernel_release": kernel.release,
+        "files": {"kernel": vmlinuz.name, "initrd": initrd.name, "rootfs": rootfs.name},
+        "console": arch.console,
+        "module": bool(module),
+        "rzscan": bool(rzscan),
+        "qemu": qemu.command(qemu.Machine.from_image(out, arch, kernel.release)),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    stamp.write_text(inputs)
+    note(f"image ready: {out.relative_to(REPO)} ({kernel.release})")
+    return manifest_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="rztools.image", description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", default=os.environ.get("ARCH") or DEFAULT_ARCH,
+                    help=f"one of {', '.join(ARCHES)}")
+    ap.add_argument("--kernel", default=os.environ.get("KERNEL") or DEFAULT_KERNEL,
+                    help=f"one of {', '.join(KERNELS)}")
+    args = ap.parse_args(argv)
+    try:
+        build(args.arch, args.kernel)
+    except (UnknownTarget, BuildError, debian.AptError) as e:
+        print(f"image: {e}", file=sys.stderr)
+        return 2 if isinstance(e, UnknownTarget) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""Boot an image under QEMU: command lines, a KVM probe, and a VM handle whose
+serial console is a TCP socket the console library opens.
+
+    python -m rztools.qemu --arch aarch64 --mem 256M --smp 2 --backing 64M
+
+runs the offline test image with the console on this terminal (Ctrl-A X quits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .console import Console, ConsoleError
+from .targets import ARCHES, DEFAULT_ARCH, DEFAULT_KERNEL, Arch, UnknownTarget, lookup
+
+REPO = Path(__file__).resolve().parents[2]
+SIZE_RE = re.compile(r"^(\d+)([KMG]?)$")
+
+
+class QemuError(RuntimeError):
+    """The VM could not be started or stopped as asked."""
+
+
+def parse_size(text: str) -> int:
+    """'256M' -> bytes; plain numbers are bytes."""
+    m = SIZE_RE.fullmatch(text.strip().upper())
+    if not m:
+        raise ValueError(f"bad size {text!r} (use e.g. 256M, 1G, 65536K)")
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
+@dataclass
+class Machine:
+    arch: Arch
+    kernel: Path
+    rootfs: Path
+    initrd: Path | None = None
+    style: str = "testimage"           # or "buildroot": root=/dev/vda, no initrd
+    mem: str = "256M"
+    smp: int = 2
+    append: str = ""                   # extra kernel command line
+    backing: Path | None = None        # extra virtio disk (serial "rzbacking")
+    backing_blkdebug: Path | None = None  # blkdebug rules for the backing disk
+    accel: str = "tcg"
+    extra: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_image(cls, out: Path, arch: Arch, release: str = "") -> Machine:
+        return cls(arch, out / "vmlinuz", out / "rootfs.ext4", out / "initrd.img")
+
+    @classmethod
+    def from_manifest(cls, manifest: Path) -> Machine:
+        data = json.loads(manifest.read_text())
+        out = manifest.parent
+        files = data["files"]
+        return cls(ARCHES[data["arch"]], out / files["kernel"], out / files["rootfs"],
+                   out / files["initrd"])
+
+    @classmethod
+    def from_buildroot(cls, images: Path, arch: str) -> Machine:
+        """A Buildroot output's images/: bzImage/Image/zImage and rootfs.ext2/ext4."""
+        kernel = next((images / k for k in ("bzImage", "Image", "zImage")
+                       if (images / k).exists()), None)
+        rootfs = next((images / r for r in ("rootfs.ext4", "rootfs.ext2")
+                       if (images / r).exists()), None)
+        if not kernel or not rootfs:
+            raise QemuError(f"{images} has no kernel (bzImage/Image/zImage) or rootfs.ext2/4")
+        return cls(ARCHES[arch], kernel, rootfs, None, style="buildroot")
+
+    def cmdline(self) -> str:
+        parts = [f"console={self.arch.console}", "panic=-1"]
+        if self.style == "buildroot":
+            parts += ["root=/dev/vda", "rootwait"]
+        parts.append(self.append)
+        return " ".join(p for p in parts if p)
+
+
+def command(m: Machine, serial: str = "mon:stdio") -> list[str]:
+    """The QEMU argv for a machine; serial is a -serial argument (default: this terminal)."""
+    argv = [m.arch.qemu, *m.arch.machine, "-m", m.mem, "-smp", str(m.smp),
+            "-accel", "kvm" if m.accel == "kvm" else "tcg,thread=multi",
+            "-nographic", "-no-reboot", "-kernel", str(m.kernel)]
+    if m.initrd:
+        argv += ["-initrd", str(m.initrd)]
+    argv += ["-append", m.cmdline(),
+             "-drive", f"file={m.rootfs},if=none,id=root,format=raw,snapshot=on",
+             "-device", "virtio-blk-pci,drive=root,serial=rzroot"]
+    if m.backing:
+        if m.backing_blkdebug:
+            spec = (f"driver=raw,file.driver=blkdebug,file.config={m.backing_blkdebug},"
+                    f"file.image.filename={m.backing}")
+        else:
+            spec = f"file={m.backing},format=raw"
+        argv += ["-drive", f"{spec},if=none,id=backing,cache=unsafe",
+                 "-device", "virtio-blk-pci,drive=backing,serial=rzbacking"]
+    argv += ["-serial", serial, *m.extra]
+    return argv
+
+
+def kvm_works(arch: Arch, kernel: Path, cache: Path | None = None) -> bool:
+    """Boot the kernel under KVM with no root disk: a working KVM panics and exits
+    within seconds.  The answer is cached per host kernel and QEMU."""
+    if arch.name != os.uname().machine or not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    key = f"{os.uname().release}:{arch.qemu}"
+    cache = cache or REPO / "out" / "kvm-probe.json"
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return bool(known[key])
+    argv = [arch.qemu, *arch.machine, "-accel", "kvm", "-m", "128M", "-nographic",
+            "-no-reboot", "-kernel", str(kernel), "-append",
+            f"console={arch.console} panic=-1 root=/dev/nonexistent"]
+    try:
+        res = subprocess.run(argv, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+        ok = res.returncode == 0 and b"Kernel panic" in res.stdout
+    except subprocess.TimeoutExpired:
+        ok = False
+    known[key] = ok
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(known))
+    return ok
+
+
+def choose_accel(m: Machine, mode: str) -> str:
+    """mode: 'tcg', 'kvm' or 'auto' (KVM only if the probe shows it works)."""
+    if mode == "auto":
+        return "kvm" if kvm_works(m.arch, m.kernel) else "tcg"
+    return mode
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Vm:
+    """A running QEMU whose serial console is driven through a Console."""
+
+    def __init__(self, machine: Machine, log_dir: Path, name: str = "vm",
+                 timeout_scale: float = 1.0) -> None:
+        self.machine = machine
+        self.log_dir = log_dir
+        self.name = name
+        self.timeout_scale = timeout_scale
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.console: Console | None = None
+
+    def start(self, boot_timeout: float = 180.0) -> Console:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        serial = f"tcp:127.0.0.1:{port},server=on,wait=on"
+        argv = command(self.machine, serial) + ["-monitor", "none"]
+        qlog = open(self.log_dir / f"{self.name}.qemu.log", "wb")  # noqa: SIM115
+        qlog.write((shlex.join(argv) + "\n").encode())
+        qlog.flush()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog,
+                                     stderr=subprocess.STDOUT)
+        try:
+            self.console = Console.open(f"socket://127.0.0.1:{port}",
+                                        self.log_dir / f"{self.name}.console.log",
+                                        self.timeout_scale)
+            self.console.wait_for_shell(boot_timeout)
+        except ConsoleError as e:
+            self.kill()
+            raise QemuError(f"{self.name}: boot failed: {e}") from None
+        return self.console
+
+    @property
+    def console_log(self) -> Path:
+        return self.log_dir / f"{self.name}.console.log"
+
+    def poweroff(self, timeout: float = 60.0) -> bool:
+        """Power the guest off cleanly; True if QEMU exited by itself."""
+        if not self.proc:
+            return True
+        if self.console and self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.console.send("\npoweroff\n")
+        try:
+            self.proc.wait(timeout * self.timeout_scale)
+            clean = True
+        except subprocess.TimeoutExpired:
+            clean = False
+        self.kill()
+        return clean
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.console:
+            self.console.close()
+            self.console = None
+
+    def __enter__(self) -> Vm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+def backing_file(spec: str, workdir: Path) -> Path:
+    """BACKING= is a size (a new sparse file) or the path of an existing file."""
+    path = Path(spec)
+    if path.exists():
+        return path
+    size = parse_size(spec)
+    workdir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="backing-", suffix=".img", dir=workdir)
+    os.ftruncate(fd, size)
+    os.close(fd)
+    return Path(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="rztools.qemu", description="Boot the test image "
+                                 "with its serial console on this terminal (Ctrl-A X quits).")
+    ap.add_argument("--arch", default=os.environ.get("ARCH") or DEFAULT_ARCH)
+    ap.add_argument("--kernel", default=os.environ.get("KERNEL") or DEFAULT_KERNEL)
+    ap.add_argument("--mem", default=os.environ.get("MEM") or "256M")
+    ap.add_argument("--smp", default=os.environ.get("SMP") or "2")
+    ap.add_argument("--backing", default=os.environ.get("BACKING") or "",
+                    help="extra virtio disk for backing swap: a size (64M) or a file")
+    ap.add_argument("--append", default=os.environ.get("APPEND") or "",
+                    help="extra kernel command line")
+    ap.add_argument("--accel", default=os.environ.get("ACCEL") or "auto",
+                    choices=["auto", "tcg", "kvm"])
+    ap.add_argument("--images", help="boot a Buildroot images/ directory instead")
+    ap.add_argument("--print", action="store_true", help="print the command line only")
+    a = ap.parse_args(argv)
+    try:
+        parse_size(a.mem)
+        if not a.smp.isdigit() or not 1 <= int(a.smp) <= 8:
+            raise ValueError(f"bad SMP={a.smp!r} (1 to 8)")
+        arch, series = lookup(a.arch, a.kernel)
+        if a.images:
+            m = Machine.from_buildroot(Path(a.images), arch.name)
+        else:
+            manifest = REPO / "out" / f"{arch.name}-{series.name}" / "manifest.json"
+            if not manifest.exists():
+                raise QemuError(f"no image at {manifest.parent}; run: make image ARCH={a.arch}")
+            m = Machine.from_manifest(manifest)
+        m = replace(m, mem=a.mem, smp=int(a.smp), append=a.append)
+        if a.backing:
+            m.backing = backing_file(a.backing, REPO / "out" / "run")
+        m.accel = choose_accel(m, a.accel)
+    except (ValueError, UnknownTarget, QemuError) as e:
+        print(f"run: {e}", file=sys.stderr)
+        return 2
+    argv_q = command(m)
+    if a.print:
+        print(shlex.join(argv_q))
+        return 0
+    print(f"booting {m.kernel} ({m.accel}, {m.mem}, {m.smp} vCPU); Ctrl-A X quits",
+          file=sys.stderr)
+    return subprocess.call(argv_q)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
