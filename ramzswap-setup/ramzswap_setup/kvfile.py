@@ -23,11 +23,11 @@ def render(values: dict[str, object]) -> str:
 
 
 def load(path: str) -> dict[str, str] | None:
-    """The values in `path`, or None when it does not exist."""
+    """The values in `path`, or None when it (or its directory) does not exist."""
     try:
         with open(path, encoding="utf-8") as f:
             return parse(f.read())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

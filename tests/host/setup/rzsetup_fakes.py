@@ -1,0 +1,308 @@
+"""A fake system under a directory (for --root) and a fake kernel that acts on it.
+
+FakeSystem writes the /proc, /sys, /dev, /etc files ramzswap-setup reads. FakeKernel stands in
+for what needs a real kernel: it loads "modules" by creating their sysfs directories, emulates
+the ramzswap and zram attributes (EBUSY after initialisation, reset, comp_algorithm choice),
+and keeps /proc/swaps up to date on swapon/swapoff. Errors can be injected.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from ramzswap_setup.kernel import SWAP_FLAG_PRIO_MASK, Kernel
+
+RELEASE = "6.1.0-test"
+MIB = 1 << 20
+
+# the module's stats names, in the order of the sysfs ABI
+RAMZSWAP_STATS = [
+    "num_reads",
+    "num_writes",
+    "failed_reads",
+    "failed_writes",
+    "invalid_io",
+    "notify_free",
+    "same_pages",
+    "pages_stored",
+    "pages_expand",
+    "good_compress",
+    "orig_data_size",
+    "compr_data_size",
+    "mem_used_total",
+    "mem_used_max",
+    "bdev_num_reads",
+    "bdev_num_writes",
+    "backing_write_limit_left",
+]
+
+
+class FakeSystem:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.devices: dict[str, tuple[int, int]] = {}  # path on the fake system -> (major, minor)
+        dirs = (
+            "proc/self",
+            "proc/sys/kernel",
+            "sys/block",
+            "sys/module",
+            "sys/dev/block",
+            "sys/class/block",
+            "dev",
+            "etc",
+            "run",
+            "var/lib",
+            f"lib/modules/{RELEASE}",
+        )
+        for d in dirs:
+            (root / d).mkdir(parents=True, exist_ok=True)
+        self.write("/proc/sys/kernel/osrelease", RELEASE + "\n")
+        self.write(f"/lib/modules/{RELEASE}/modules.dep", "")
+        self.write("/dev/kmsg", "")
+        self.meminfo(256 * MIB)
+        self.cmdline("console=ttyS0 root=/dev/vda rootwait")
+        self.write("/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
+        self.write("/proc/self/mountinfo", "")
+        self.block_device("vda", 1024 * MIB, (254, 0))
+        self.mount((254, 0), "/", "/dev/root", "ext4")
+        self.mount((0, 22), "/proc", "proc", "proc")
+
+    # -- files ------------------------------------------------------------------------------
+    def path(self, p: str) -> Path:
+        return self.root / p.lstrip("/")
+
+    def write(self, p: str, text: str | bytes) -> Path:
+        path = self.path(p)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+        return path
+
+    def read(self, p: str) -> str:
+        return self.path(p).read_text()
+
+    def exists(self, p: str) -> bool:
+        return self.path(p).exists()
+
+    def meminfo(self, total: int) -> None:
+        kb = total // 1024
+        self.write("/proc/meminfo", f"MemTotal:       {kb} kB\nMemFree:        {kb // 2} kB\n")
+
+    def cmdline(self, text: str) -> None:
+        self.write("/proc/cmdline", text + "\n")
+
+    def config(self, text: str) -> None:
+        self.write("/etc/ramzswap.conf", text)
+
+    def module_available(self, name: str, subdir: str = "updates") -> None:
+        dep = self.path(f"/lib/modules/{RELEASE}/modules.dep")
+        dep.write_text(dep.read_text() + f"{subdir}/{name}.ko:\n")
+
+    def symlink(self, p: str, target: str) -> None:
+        path = self.path(p)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+
+    # -- block devices, mounts, swaps -------------------------------------------------------
+    def block_device(
+        self,
+        name: str,
+        size: int,
+        dev: tuple[int, int],
+        content: bytes = b"",
+        parent: str | None = None,
+        partlabel: str | None = None,
+    ) -> str:
+        """A disk (or a partition of `parent`) with its /dev node and sysfs entries."""
+        base = "/sys/devices/virtual/blk"
+        sysdir = f"{base}/{parent}/{name}" if parent else f"{base}/{name}"
+        self.write(f"{sysdir}/size", f"{size // 512}\n")
+        self.path(f"{sysdir}/holders").mkdir(parents=True, exist_ok=True)
+        uevent = f"MAJOR={dev[0]}\nMINOR={dev[1]}\nDEVNAME={name}\n"
+        uevent += f"DEVTYPE={'partition' if parent else 'disk'}\n"
+        if partlabel:
+            uevent += f"PARTNAME={partlabel}\n"
+        self.write(f"{sysdir}/uevent", uevent)
+        self.symlink(f"/sys/dev/block/{dev[0]}:{dev[1]}", "../../.." + sysdir)
+        self.symlink(f"/sys/class/block/{name}", "../../.." + sysdir)
+        if not parent:
+            self.symlink(f"/sys/block/{name}", "../.." + sysdir)
+        node = self.write(f"/dev/{name}", content)
+        with open(node, "r+b") as f:
+            f.truncate(max(size, len(content)))
+        self.devices[f"/dev/{name}"] = dev
+        return f"/dev/{name}"
+
+    def hold(self, name: str, holder: str) -> None:
+        target = os.path.realpath(self.path(f"/sys/class/block/{name}"))
+        (Path(target) / "holders" / holder).mkdir(parents=True)
+
+    def mount(self, dev: tuple[int, int], mountpoint: str, source: str, fstype: str) -> None:
+        info = self.path("/proc/self/mountinfo")
+        n = len(info.read_text().splitlines()) + 20
+        line = f"{n} 1 {dev[0]}:{dev[1]} / {mountpoint} rw shared:1 - {fstype} {source} rw\n"
+        info.write_text(info.read_text() + line)
+
+    def add_swap(self, filename: str, size: int, used: int = 0, priority: int = -2) -> None:
+        swaps = self.path("/proc/swaps")
+        line = f"{filename}\t\tpartition\t{size // 1024}\t\t{used // 1024}\t\t{priority}\n"
+        swaps.write_text(swaps.read_text() + line)
+
+    def swaps(self) -> list[list[str]]:
+        return [line.split() for line in self.read("/proc/swaps").splitlines()[1:]]
+
+    def set_stats(self, device: str, **values: int) -> None:
+        """Change counters of a ramzswap device's stats file."""
+        p = f"/sys/block/{device}/stats"
+        stats = dict(line.split() for line in self.read(p).splitlines() if line.strip())
+        stats.update({k: str(v) for k, v in values.items()})
+        self.write(p, "".join(f"{k} {v}\n" for k, v in stats.items()))
+
+    def kmsg(self) -> list[str]:
+        return self.read("/dev/kmsg").splitlines()
+
+
+class FakeKernel(Kernel):
+    fake = True
+
+    def __init__(
+        self,
+        system: FakeSystem,
+        zram_writeback: bool = True,
+        zram_algorithms: tuple[str, ...] = ("lzo", "lzo-rle", "lz4", "zstd"),
+        limit_after_init: bool = False,
+    ) -> None:
+        self.sys = system
+        self.calls: list[tuple] = []
+        self.zram_writeback = zram_writeback
+        self.zram_algorithms = zram_algorithms
+        self.limit_after_init = limit_after_init  # accept backing_write_limit while initialised
+        self.modprobe_status = 0
+        self.swapon_errors: list[int] = []  # errno for the next swapon calls
+        self.swapoff_error: int | None = None
+        self.write_errors: dict[str, int] = {}  # attribute name -> errno
+        self.swapon_flags: list[int] = []
+
+    def _rel(self, host_path: str) -> str:
+        return "/" + os.path.relpath(host_path, self.sys.root)
+
+    # -- modules ----------------------------------------------------------------------------
+    def load_module(self, name: str) -> int:
+        self.calls.append(("modprobe", name))
+        dep = self.sys.read(f"/lib/modules/{RELEASE}/modules.dep")
+        if self.modprobe_status or f"/{name}.ko" not in dep:
+            return self.modprobe_status or 1
+        self.sys.path(f"/sys/module/{name}").mkdir(parents=True)
+        self._fresh_device(name)
+        return 0
+
+    def unload_module(self, name: str) -> int:
+        self.calls.append(("modprobe -r", name))
+        shutil.rmtree(self.sys.path(f"/sys/module/{name}"))
+        shutil.rmtree(self.sys.path(f"/sys/block/{name}0"))
+        self.sys.path(f"/dev/{name}0").unlink()
+        return 0
+
+    def _fresh_device(self, name: str) -> None:
+        d = f"/sys/block/{name}0"
+        self.sys.write(f"/dev/{name}0", b"")
+        self.sys.devices[f"/dev/{name}0"] = (251 if name == "zram" else 252, 0)
+        common = {"disksize": "0", "initstate": "0", "reset": ""}
+        if name == "ramzswap":
+            attrs = dict(common, memlimit="0", backing_swap="", backing_write_limit="0")
+            attrs["stats"] = "".join(f"{k} 0\n" for k in RAMZSWAP_STATS)
+        else:
+            algos = " ".join(f"[{a}]" if a == "lzo-rle" else a for a in self.zram_algorithms)
+            attrs = dict(
+                common,
+                comp_algorithm=algos,
+                mem_limit="",
+                mm_stat="0 " * 9,
+                io_stat="0 0 0 0",
+                stat="0 " * 11,
+            )
+            if self.zram_writeback:
+                attrs.update(
+                    backing_dev="none",
+                    writeback_limit_enable="0",
+                    writeback_limit="0",
+                    bd_stat="0 0 0",
+                )
+        for attr, value in attrs.items():
+            self.sys.write(
+                f"{d}/{attr}", value if value.endswith("\n") or not value else value + "\n"
+            )
+
+    # -- sysfs ------------------------------------------------------------------------------
+    def write_attr(self, path: str, value: str) -> None:
+        rel = self._rel(path)
+        self.calls.append(("write", rel, value))
+        d, attr = os.path.split(rel)
+        name = os.path.basename(d)
+        if not self.sys.exists(rel):
+            raise OSError(errno.ENOENT, "No such file or directory", path)
+        if attr in self.write_errors:
+            err = self.write_errors[attr]
+            raise OSError(err, os.strerror(err), path)
+        initialised = self.sys.read(f"{d}/initstate").strip() == "1"
+        if attr == "reset":
+            self._fresh_device(name.rstrip("0123456789"))
+            return
+        busy = {"memlimit", "backing_swap", "disksize", "comp_algorithm", "backing_dev"}
+        if not self.limit_after_init:
+            busy.add("backing_write_limit")
+        if initialised and attr in busy:
+            raise OSError(errno.EBUSY, "Device or resource busy", path)
+        if attr == "comp_algorithm":
+            if value not in self.zram_algorithms:
+                raise OSError(errno.EINVAL, "Invalid argument", path)
+            algos = " ".join(f"[{a}]" if a == value else a for a in self.zram_algorithms)
+            self.sys.write(rel, algos + "\n")
+            return
+        if attr == "mem_limit":
+            mm = self.sys.read(f"{d}/mm_stat").split()
+            mm[3] = str(int(value))
+            self.sys.write(f"{d}/mm_stat", " ".join(mm) + "\n")
+        self.sys.write(rel, value + "\n")
+        if attr == "disksize":
+            self.sys.write(f"{d}/initstate", "1\n")
+            with open(self.sys.path(f"/dev/{name}"), "r+b") as f:
+                f.truncate(int(value))
+
+    def block_dev_id(self, path: str) -> tuple[int, int] | None:
+        return self.sys.devices.get(self._rel(path))
+
+    # -- swap -------------------------------------------------------------------------------
+    def swapon(self, path: str, flags: int) -> None:
+        rel = self._rel(path)
+        self.calls.append(("swapon", rel, flags))
+        self.swapon_flags.append(flags)
+        if self.swapon_errors:
+            err = self.swapon_errors.pop(0)
+            raise OSError(err, os.strerror(err), path)
+        with open(path, "rb") as f:
+            page = f.read(4096)
+        if page[-10:] != b"SWAPSPACE2":
+            raise OSError(errno.EINVAL, "Invalid argument", path)
+        size = os.path.getsize(path) - 4096
+        self.sys.add_swap(rel, size, 0, flags & SWAP_FLAG_PRIO_MASK)
+
+    def swapoff(self, path: str) -> None:
+        rel = self._rel(path)
+        self.calls.append(("swapoff", rel))
+        if self.swapoff_error is not None:
+            raise OSError(self.swapoff_error, os.strerror(self.swapoff_error), path)
+        lines = self.sys.read("/proc/swaps").splitlines(keepends=True)
+        kept = [line for line in lines if line.split()[0] != rel]
+        if len(kept) == len(lines):
+            raise OSError(errno.EINVAL, "Invalid argument", path)
+        self.sys.write("/proc/swaps", "".join(kept))
+
+    def actions(self) -> list[tuple]:
+        """The calls that change something (everything but reads)."""
+        return list(self.calls)

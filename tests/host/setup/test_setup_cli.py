@@ -1,0 +1,110 @@
+"""The command line itself: the cheap boot path, one-line errors, entry points."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ramzswap_setup import cli
+
+HERE = Path(__file__).resolve().parent
+PACKAGE_DIR = HERE.parents[2] / "ramzswap-setup"
+HEAVY = {"click", "json", "tomllib", "typing", "dataclasses", "subprocess", "ctypes", "re",
+         "pathlib", "enum", "lz4", "decimal", "fractions", "uuid", "datetime"}  # fmt: skip
+
+
+def test_start_path_modules_import_nothing_heavy():
+    """What `ramzswap-setup start` loads at boot, in an interpreter without site-packages."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(PACKAGE_DIR)!r}); "
+        "before = set(sys.modules); "
+        "import ramzswap_setup.cli, ramzswap_setup.actions; "
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "ramzswap_setup.actions" in out and "ramzswap_setup.backends" in out
+    assert not HEAVY & set(out), sorted(HEAVY & set(out))
+
+
+def test_start_and_stop_at_boot_never_import_click_json_or_toml(system, tmp_path):
+    system.module_available("ramzswap")
+    system.config((HERE.parents[2] / "overlay/etc/ramzswap.conf").read_text())
+    code = f"""
+import sys
+sys.path[:0] = [{str(PACKAGE_DIR)!r}, {str(HERE)!r}]
+from rzsetup_fakes import FakeKernel, FakeSystem
+system = FakeSystem.__new__(FakeSystem)
+system.root = __import__("pathlib").Path({str(system.root)!r})
+system.devices = {{}}
+before = set(sys.modules)
+from ramzswap_setup import cli
+kernel = FakeKernel(system)
+for command in ("start", "stop"):
+    assert cli.run([command], kernel=kernel, root=str(system.root), page_size=4096) == 0
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split())
+    assert "ramzswap_setup.actions" in loaded
+    assert not {"click", "json", "tomllib", "ctypes", "subprocess"} & loaded
+    assert "started ramzswap0" in result.stderr and "stopped ramzswap0" in result.stderr
+
+
+def test_usage_errors_are_one_line_with_status_2(run):
+    for args in (["frobnicate"], ["plan", "--nope"], ["status", "--json", "extra"]):
+        result = run(*args) if args[0] != "frobnicate" else run(*args, root=False)
+        assert result.status == 2, (args, result)
+        assert len(result.err.splitlines()) == 1, result.err
+        assert result.err.startswith("ramzswap-setup: error: ")
+        assert result.err.rstrip().endswith("(see 'ramzswap-setup --help')")
+        assert "Traceback" not in result.err
+
+
+def test_unexpected_failure_is_one_line_not_a_traceback(run, system, kernel, monkeypatch):
+    system.module_available("ramzswap")
+
+    def boom(name: str) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(kernel, "load_module", boom)
+    result = run("start")
+    assert (result.status, result.err) == (
+        1,
+        "ramzswap-setup: error: internal error: RuntimeError: boom\n",
+    )
+    monkeypatch.setenv("RAMZSWAP_SETUP_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        run("start")
+
+
+def test_missing_meminfo_under_root_is_a_runtime_error(run, system):
+    system.path("/proc/meminfo").unlink()
+    result = run("plan")
+    assert result.status == 1
+    assert result.err.startswith("ramzswap-setup: error: ") and "/proc/meminfo" in result.err
+
+
+def test_root_may_be_given_before_the_command(system, capsys):
+    system.module_available("ramzswap")
+    status = cli.run(["--root", str(system.root), "plan", "--json"], page_size=4096)
+    assert status == 0
+    assert '"disksize": 67108864' in capsys.readouterr().out
+
+
+def test_console_entry_point_and_module_exit_with_the_status(system):
+    for argv in (["-m", "ramzswap_setup"], ["-c", "from ramzswap_setup.cli import main; main()"]):
+        result = subprocess.run(
+            [sys.executable, *argv, "plan", "--root", str(system.root), "--priority", "x"],
+            capture_output=True, text=True, cwd=PACKAGE_DIR,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert result.stderr.startswith("ramzswap-setup: error: option --priority")
+    help_text = subprocess.run(
+        [sys.executable, "-m", "ramzswap_setup", "--help"], capture_output=True, text=True,
+        cwd=PACKAGE_DIR, check=True,
+    ).stdout  # fmt: skip
+    for command in ("plan", "start", "stop", "status", "estimate"):
+        assert f"  {command} " in help_text
