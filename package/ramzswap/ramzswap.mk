@@ -1,0 +1,25 @@
+################################################################################
+#
+# ramzswap
+#
+################################################################################
+
+RAMZSWAP_VERSION = 0.1.0
+RAMZSWAP_SITE = $(BR2_EXTERNAL_RAMZSWAP_PATH)/module
+RAMZSWAP_SITE_METHOD = local
+RAMZSWAP_LICENSE = GPL-2.0
+RAMZSWAP_LICENSE_FILES = COPYING
+
+# Swap on a block device, and the kernel's LZ4 library: it has no prompt
+# of its own, CRYPTO_LZ4 is the option that pulls it in.
+define RAMZSWAP_LINUX_CONFIG_FIXUPS
+	$(call KCONFIG_ENABLE_OPT,CONFIG_MODULES)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_MODULE_UNLOAD)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_SWAP)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_BLOCK)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_CRYPTO)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_CRYPTO_LZ4)
+endef
+
+$(eval $(kernel-module))
+$(eval $(generic-package))
