@@ -6,12 +6,12 @@ Config.in files depend on and sources our tree the way Buildroot's generated
 symbol of ours they set exists and ends up with the value asked for.
 """
 
-import os
 import shutil
 from pathlib import Path
 
 import kconfiglib
 import pytest
+from rztools.kfragment import environment
 
 REPO = Path(__file__).resolve().parents[2]
 DEFCONFIGS = sorted((REPO / "configs").glob("*_defconfig"))
@@ -55,16 +55,8 @@ def load_tree(tree: Path, workdir: Path) -> kconfiglib.Kconfig:
         "KCONFIG_WARN_UNDEF": "y",
         "CONFIG_": "",  # Buildroot's symbols carry their BR2_ prefix themselves
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment(env):
         return kconfiglib.Kconfig(str(stub), warn_to_stderr=False)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def package_prefixes(tree: Path) -> list[str]:
