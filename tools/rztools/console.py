@@ -231,13 +231,13 @@ class Console:
 
     def interrupt(self) -> None:
         """Send Ctrl-C and wait briefly until the shell answers again."""
-        for _ in range(3):
+        for _ in range(2):
             self.send("\x03")
             time.sleep(0.3)
             mk = self._marker()
             self.send(f"\nprintf '%s-I\\n' {mk}\n")
             try:
-                self.expect([re.compile(re.escape(f"{mk}-I").encode())], 10, "shell after ^C")
+                self.expect([re.compile(re.escape(f"{mk}-I").encode())], 5, "shell after ^C")
                 return
             except ConsoleTimeout:
                 continue
