@@ -1,0 +1,68 @@
+# ramzswap appliance: one entry point for building, booting and testing.
+#
+#   make demo    build the test image, boot it, show compressed swap at work
+#   make test    run every test (host tests, then target tests on each arch)
+#
+# Both install what they need first (Debian packages, then a venv with the
+# pinned Python packages of requirements-dev.txt).  See README.md.
+
+ARCH ?= x86_64
+KERNEL ?= 6.1
+MEM ?= 256M
+SMP ?= 2
+BACKING ?=
+APPEND ?=
+TARGET_ARCHS ?= x86_64 aarch64
+PYTEST_ARGS ?=
+
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)/tools
+export TARGET_ARCHS
+
+.PHONY: help deps image run demo test test-host test-target lint check-kernels clean
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+	@echo "  make image | run | test-host | test-target | lint | check-kernels | list-defconfigs"
+
+deps: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt tools/install-deps.sh
+	@./tools/install-deps.sh
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# The offline test image (Debian kernel + our module, helper and overlay).
+# With BUILDROOT=<checkout> set, `make image` builds the Buildroot image instead.
+ifeq ($(BUILDROOT),)
+image: deps
+	@$(PY) -m rztools.image --arch $(ARCH) --kernel $(KERNEL)
+else
+image: br-image
+endif
+
+run: image
+	@$(PY) -m rztools.qemu --arch $(ARCH) --kernel $(KERNEL) --mem $(MEM) --smp $(SMP) \
+		$(if $(BACKING),--backing $(BACKING)) $(if $(APPEND),--append "$(APPEND)")
+
+demo: image
+	@$(PY) -m rztools.demo --arch $(ARCH) --kernel $(KERNEL)
+
+test: deps
+	@$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-host: deps
+	@$(PY) -m pytest tests/host $(PYTEST_ARGS)
+
+test-target: deps
+	@$(PY) -m pytest tests/target $(PYTEST_ARGS)
+
+lint: deps
+	@$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf out
+
+include board/buildroot.mk
