@@ -1,0 +1,99 @@
+"""The offline image builder and QEMU runner: pure parts, and refusals."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+from rztools import kmods
+from rztools.debian import AptError, sources_list
+from rztools.qemu import Machine, command, parse_size
+from rztools.targets import ARCHES, UnknownTarget, abi_key, kbuild_package, lookup
+
+DEP = """kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko
+kernel/fs/jbd2/jbd2.ko:
+kernel/fs/mbcache.ko:
+kernel/lib/crc16.ko:
+kernel/drivers/block/virtio_blk.ko.xz: kernel/drivers/virtio/virtio.ko.xz
+kernel/drivers/virtio/virtio.ko.xz:
+"""
+
+
+def test_load_order_puts_dependencies_first():
+    order = kmods.load_order(kmods.parse_modules_dep(DEP), ["ext4", "virtio-blk", "builtin"])
+    assert order.index("kernel/fs/jbd2/jbd2.ko") < order.index("kernel/fs/ext4/ext4.ko")
+    assert order.index("kernel/drivers/virtio/virtio.ko.xz") < order.index(
+        "kernel/drivers/block/virtio_blk.ko.xz")
+    assert len(order) == len(set(order)) == 6
+
+
+def test_unknown_arch_and_kernel_are_refused():
+    with pytest.raises(UnknownTarget, match="unknown ARCH='mips'"):
+        lookup("mips", "6.1")
+    with pytest.raises(UnknownTarget, match="unknown KERNEL='4.19'"):
+        lookup("x86_64", "4.19")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--arch", "mips"], "unknown ARCH='mips'"),
+    (["--kernel", "9.9"], "unknown KERNEL='9.9'"),
+])
+def test_image_cli_refuses_in_one_line(args, message):
+    res = subprocess.run([sys.executable, "-m", "rztools.image", *args], cwd=REPO,
+                         capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "tools")})
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in res.stderr
+
+
+def test_run_cli_refuses_bad_mem_in_one_line():
+    res = subprocess.run([sys.executable, "-m", "rztools.qemu", "--mem", "lots", "--print"],
+                         cwd=REPO, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(REPO / "tools")})
+    assert res.returncode == 2
+    assert res.stderr.strip() == "run: bad size 'lots' (use e.g. 256M, 1G, 65536K)"
+
+
+def test_abi_ordering_and_kbuild_names():
+    assert max(["6.1.0-9", "6.1.0-56", "6.1.0-10"], key=abi_key) == "6.1.0-56"
+    assert kbuild_package("6.1.0-56") == "linux-kbuild-6.1"
+    assert kbuild_package("6.12.95+deb12") == "linux-kbuild-6.12.95+deb12"
+
+
+def test_sources_list_is_private_and_signed():
+    text = sources_list(["bookworm-backports"])
+    assert text.startswith("deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]")
+    assert "bookworm-backports main" in text
+    with pytest.raises(AptError):
+        sources_list(["sid-experimental"])
+
+
+def test_sizes():
+    assert parse_size("256M") == 256 << 20
+    assert parse_size("65536K") == 64 << 20
+    assert parse_size("4096") == 4096
+    for bad in ("", "12X", "-1M", "1.5G"):
+        with pytest.raises(ValueError):
+            parse_size(bad)
+
+
+def test_qemu_command_lines(tmp_path):
+    m = Machine(ARCHES["aarch64"], tmp_path / "vmlinuz", tmp_path / "rootfs.ext4",
+                tmp_path / "initrd.img", mem="128M", smp=4, backing=tmp_path / "b.img")
+    argv = command(m, "tcp:127.0.0.1:5555,server=on,wait=on")
+    assert argv[0] == "qemu-system-aarch64"
+    assert argv[argv.index("-m") + 1] == "128M"
+    assert argv[argv.index("-smp") + 1] == "4"
+    assert "tcg,thread=multi" in argv
+    assert "console=ttyAMA0" in argv[argv.index("-append") + 1]
+    assert any("serial=rzbacking" in a for a in argv)
+    assert any("snapshot=on" in a for a in argv)  # the image is never modified
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "bzImage").write_bytes(b"")
+    (images / "rootfs.ext2").write_bytes(b"")
+    m2 = Machine.from_buildroot(images, "x86_64")
+    line = command(m2)[command(m2).index("-append") + 1]
+    assert "root=/dev/vda" in line and "console=ttyS0" in line
+    assert "-initrd" not in command(m2)
