@@ -53,6 +53,9 @@ def demo(arch_name: str, kernel: str, mem: str, workload_mib: int) -> None:
         raise DemoFailed(f"no image at {manifest.parent}; run: make image ARCH={arch.name}")
     m = Machine.from_manifest(manifest)
     m.mem = mem
+    # the default (25 % of RAM, as the original) leaves little room for a show;
+    # size it on the kernel command line, as a product would for its workload
+    m.append = "ramzswap.disksize=150%"
     logs = REPO / "out" / "logs" / "demo"
     print(f"booting {arch.name} Linux {series.name} with {mem} of RAM under QEMU "
           f"(console log: {logs}/{arch.name}.console.log)", flush=True)
@@ -91,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", default=DEFAULT_ARCH)
     ap.add_argument("--kernel", default=DEFAULT_KERNEL)
     ap.add_argument("--mem", default="256M")
-    ap.add_argument("--workload-mib", type=int, default=384,
-                    help="anonymous memory rzscan fills and scans (default 1.5x RAM)")
+    ap.add_argument("--workload-mib", type=int, default=320,
+                    help="anonymous memory rzscan fills and scans (default 1.25x RAM)")
     a = ap.parse_args(argv)
     try:
         demo(a.arch, a.kernel, a.mem, a.workload_mib)

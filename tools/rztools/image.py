@@ -135,11 +135,22 @@ def fetch_kernel(arch: Arch, series: KernelSeries) -> Kernel:
                 debian.extract(tree.download(p), root)
             debian.extract(host.download(kbuild_package(abi)), root)
             stamp.done()
+    relocate_headers(root)
     if not (root / "lib" / "modules" / release / "modules.dep").exists():
         kmods.depmod(root, release)  # Debian's postinst would have run it
     note(f"kernel {release}")
     vmlinuz = next((root / "boot").glob("vmlinuz-*"))
     return Kernel(abi, release, root, root / "usr" / "src" / f"linux-headers-{release}", vmlinuz)
+
+
+def relocate_headers(root: Path) -> None:
+    """Debian's header Makefiles include /usr/src/... by absolute path: point them
+    at the unpacked copy instead."""
+    for mk in (root / "usr" / "src").glob("linux-headers-*/Makefile"):
+        text = mk.read_text()
+        fixed = re.sub(r"(?m)^include /usr/src/", f"include {root}/usr/src/", text)
+        if fixed != text:
+            mk.write_text(fixed)
 
 
 def base_rootfs(arch: Arch) -> Path:
