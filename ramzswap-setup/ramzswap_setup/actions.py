@@ -36,20 +36,43 @@ def _undo(env: Env, backend: Backend, loaded: bool) -> None:
         env.kernel.unload_module(backend.module)
 
 
-def _summary(plan: planner.Plan) -> str:
-    assert plan.backend is not None
-    memlimit = format_size(plan.memlimit) if plan.memlimit else "none"
-    if plan.backing:
-        backing = f"backing {plan.backing}"
-        if plan.limit_pages is not None:
-            backing += f" ({plan.limit_pages} pages of flash budget left)"
+def _summary(
+    backend: Backend,
+    disksize: int,
+    memlimit: int,
+    backing: str | None,
+    limit_pages: int | None,
+    priority: int,
+    how: str = "",
+) -> str:
+    memlimit_text = format_size(memlimit) if memlimit else "none"
+    if backing:
+        where = f"backing {backing}"
+        if limit_pages is not None:
+            where += f" ({limit_pages} pages of flash budget left)"
     else:
-        backing = "RAM-only"
+        where = "RAM-only"
     return (
-        f"started {plan.backend.device_name} ({plan.backend.name}): "
-        f"disksize {format_size(plan.disksize)}, memlimit {memlimit}, {backing}, "
-        f"priority {plan.priority}"
+        f"started {backend.device_name} ({backend.name}{how}): disksize {format_size(disksize)}, "
+        f"memlimit {memlimit_text}, {where}, priority {priority}"
     )
+
+
+def _remember(env: Env, backend: Backend, loaded: bool, values: dict[str, str]) -> list[str]:
+    """Write the state file; returns a note when it could not be written."""
+    values = {
+        "backend": backend.name,
+        "device": backend.dev_path,
+        "module_loaded": backend.module if loaded else "",
+        **values,
+        "bdev_write_bytes_seen": "0",
+        "started": str(int(env.now())),
+    }
+    try:
+        state.save(env, values)
+    except OSError as e:
+        return [f"state not saved to {state.STATE_FILE}: {e.strerror}; stop cannot unload"]
+    return []
 
 
 def _swapon(env: Env, device: str, priority: int) -> list[str]:
@@ -76,7 +99,8 @@ def start(env: Env, options: dict[str, object], config_path: str | None = None) 
     if plan.active:
         env.log(f"already started: {plan.device} is swap; nothing changed")
         return
-    if env.root.exists(backend.sysdir) and backend.initialised(env):
+    preset = backend.set_up_by_module(env)
+    if env.root.exists(backend.sysdir) and backend.initialised(env) and not preset:
         raise SetupError(
             f"{plan.device} is initialised but not swap (used by something else, or left over): "
             "nothing changed; 'ramzswap-setup stop' resets a device this helper started"
@@ -89,6 +113,9 @@ def start(env: Env, options: dict[str, object], config_path: str | None = None) 
         if status != 0 or not env.root.exists(backend.sysdir):
             _undo(env, backend, loaded)
             raise SetupError(f"modprobe {backend.module} failed (exit status {status})")
+    if backend.initialised(env):
+        _adopt(env, plan, backend, loaded)
+        return
     if plan.backing and backend.missing_features(env, True, plan.limit_pages is not None):
         try:  # the driver's features are known now that it is loaded: plan again
             plan = planner.build(env, options, config_path)
@@ -112,26 +139,71 @@ def start(env: Env, options: dict[str, object], config_path: str | None = None) 
         ) from None
 
     budget = cfg.get("backing_write_budget")
-    values = {
-        "backend": backend.name,
-        "device": backend.dev_path,
-        "module_loaded": backend.module if loaded else "",
-        "backing": plan.backing or "",
-        "disksize": str(plan.disksize),
-        "memlimit": str(plan.memlimit),
-        "priority": str(plan.priority),
-        "budget_bytes": str(budget.nbytes) if budget and plan.backing else "",
-        "budget_period": str(budget.period) if budget and plan.backing else "",
-        "period_start": str(plan.flash_record.period_start) if plan.flash_record else "",
-        "bdev_write_bytes_seen": "0",
-        "started": str(int(env.now())),
-    }
-    try:
-        state.save(env, values)
-    except OSError as e:
-        notes.append(f"state not saved to {state.STATE_FILE}: {e.strerror}; stop cannot unload")
-    env.log(_summary(plan))
+    granted = budget is not None and plan.backing is not None
+    notes += _remember(
+        env,
+        backend,
+        loaded,
+        {
+            "backing": plan.backing or "",
+            "disksize": str(plan.disksize),
+            "memlimit": str(plan.memlimit),
+            "priority": str(plan.priority),
+            "budget_bytes": str(budget.nbytes) if granted else "",
+            "budget_period": str(budget.period) if granted else "",
+            "period_start": str(plan.flash_record.period_start) if plan.flash_record else "",
+        },
+    )
+    env.log(
+        _summary(
+            backend, plan.disksize, plan.memlimit, plan.backing, plan.limit_pages, plan.priority
+        )
+    )
     for note in plan.notes + notes:
+        env.log(note, "note")
+
+
+def _adopt(env: Env, plan: planner.Plan, backend: Backend, loaded: bool) -> None:
+    """The module set the device up from its own parameters: format it and swap on."""
+    preset = backend.set_up_by_module(env) or "?"
+    disksize = backend.int_attr(env, "disksize") or 0
+    memlimit = backend.memlimit(env) or 0
+    backing = backend.backing(env)
+    try:
+        swapheader.write(env.root.host(backend.dev_path), disksize, env.page_size)
+        notes = _swapon(env, backend.dev_path, plan.priority)
+    except (OSError, ValueError) as e:
+        if loaded:
+            env.kernel.unload_module(backend.module)
+        reason = e.strerror if isinstance(e, OSError) else str(e)
+        raise SetupError(
+            f"could not swap on {backend.dev_path}: {reason}; no swap started"
+        ) from None
+    notes += _remember(
+        env,
+        backend,
+        loaded,
+        {
+            "backing": backing or "",
+            "disksize": str(disksize),
+            "memlimit": str(memlimit),
+            "priority": str(plan.priority),
+        },
+    )
+    if plan.config.get("backing_write_budget") is not None:
+        notes.append("flash write budget not applied: the module parameters set the device up")
+    env.log(
+        _summary(
+            backend,
+            disksize,
+            memlimit,
+            backing,
+            None,
+            plan.priority,
+            f", set up by module parameters {preset}",
+        )
+    )
+    for note in notes:
         env.log(note, "note")
 
 

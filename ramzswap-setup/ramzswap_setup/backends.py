@@ -17,6 +17,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .plan import Plan
 
+# ramzswap's own parameters that make it set up ramzswap0 when it loads (kmod passes
+# `ramzswap.<param>=` from the kernel command line); start then only formats and swaps on
+INIT_PARAMS = ("disksize_kb", "memlimit_kb", "backing_swap")
 LIMIT_UNIT = 4096  # backing_write_limit (ramzswap) and writeback_limit (zram) count 4 KiB units
 
 STAT_KEYS = (
@@ -95,6 +98,10 @@ class Backend:
         """What the plan needs that this driver, as loaded, lacks (empty when unknown yet)."""
         return []
 
+    def set_up_by_module(self, env: Env) -> str | None:
+        """The module parameters that set this device up at load time, if any did."""
+        return None
+
     # -- acting -------------------------------------------------------------------------
     def write(self, env: Env, name: str, value: object) -> None:
         env.kernel.write_attr(env.root.host(f"{self.sysdir}/{name}"), str(value))
@@ -119,6 +126,16 @@ class Ramzswap(Backend):
 
     def memlimit(self, env: Env) -> int | None:
         return self.int_attr(env, "memlimit")
+
+    def set_up_by_module(self, env: Env) -> str | None:
+        if self.device_name != "ramzswap0":
+            return None
+        found = []
+        for name in INIT_PARAMS:
+            value = (env.root.read(f"/sys/module/ramzswap/parameters/{name}") or "").strip()
+            if value not in ("", "0", "(null)"):
+                found.append(f"{name}={value}")
+        return " ".join(found) or None
 
     def configure(self, env: Env, plan: Plan) -> list[str]:
         self.write(env, "memlimit", plan.memlimit)

@@ -19,7 +19,7 @@ DEFAULT_PRIORITY = 100
 BACKENDS = ("auto", "ramzswap", "zram")
 # Parameters of the module itself: kmod hands `ramzswap.<param>=` on the kernel command line to
 # the module when it loads it, so these are not ours to refuse.
-MODULE_PARAMS = ("num_devices",)
+MODULE_PARAMS = ("num_devices", "disksize_kb", "memlimit_kb", "backing_swap")
 
 _TRUE = ("1", "yes", "true", "on")
 _FALSE = ("0", "no", "false", "off")

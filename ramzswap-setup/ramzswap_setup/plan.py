@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import backing as backing_check
 from . import config, flash, policy, procfs
-from .backends import LIMIT_UNIT, Backend, choose
+from .backends import INIT_PARAMS, LIMIT_UNIT, Backend, choose
 from .env import Env
 from .errors import SetupError
 from .sizes import format_size
@@ -33,6 +33,7 @@ class Plan:
         self.limit_pages: int | None = None  # backing write limit to set (None = no budget)
         self.flash_record: flash.FlashRecord | None = None
         self.active = False  # the device is swap already: start changes nothing
+        self.module_params: str | None = None  # the module set the device up itself
         self.warnings: list[str] = []
         self.notes: list[str] = []
 
@@ -86,6 +87,24 @@ def _budget_limit(env: Env, plan: Plan) -> None:
         plan.limit_pages = None
 
 
+def _module_set_up(env: Env, plan: Plan) -> None:
+    """Note when the module's own parameters set ramzswap0 up: start then takes it as it is."""
+    assert plan.backend is not None
+    if plan.backend.name != "ramzswap":
+        return
+    given = plan.backend.set_up_by_module(env)
+    if given is None:
+        args = procfs.kernel_args(env.root.read("/proc/cmdline") or "")
+        names = tuple(f"ramzswap.{p}=" for p in INIT_PARAMS)
+        given = " ".join(a[len("ramzswap.") :] for a in args if a.startswith(names)) or None
+    if given:
+        plan.module_params = given
+        plan.notes.append(
+            f"the module sets {plan.backend.device_name} up from its parameters ({given}): "
+            "start only writes the swap header and turns it on; the sizes below are not used"
+        )
+
+
 def build(env: Env, options: dict[str, object], config_path: str | None = None) -> Plan:
     plan = Plan()
     cfg = plan.config = read_config(env, options, config_path)
@@ -98,6 +117,7 @@ def build(env: Env, options: dict[str, object], config_path: str | None = None) 
     if plan.backend is not None:
         plan.device = plan.backend.dev_path
         plan.active = is_active_swap(env, plan.device)
+        _module_set_up(env, plan)
 
     spec = cfg.get("backing")
     disk_spec = cfg.get("disksize")
@@ -156,6 +176,7 @@ def to_dict(plan: Plan) -> dict[str, object]:
         "backend_why": plan.backend_why,
         "device": plan.device,
         "already_active": plan.active,
+        "module_params": plan.module_params,
         "mem_total": plan.ram,
         "disksize": plan.disksize if plan.enabled else None,
         "disksize_why": plan.disksize_why,

@@ -175,13 +175,14 @@ class FakeKernel(Kernel):
         system: FakeSystem,
         zram_writeback: bool = True,
         zram_algorithms: tuple[str, ...] = ("lzo", "lzo-rle", "lz4", "zstd"),
-        limit_after_init: bool = False,
+        limit_after_init: bool = True,
     ) -> None:
         self.sys = system
         self.calls: list[tuple] = []
         self.zram_writeback = zram_writeback
         self.zram_algorithms = zram_algorithms
-        self.limit_after_init = limit_after_init  # accept backing_write_limit while initialised
+        # the module accepts backing_write_limit at any time; False makes it answer EBUSY
+        self.limit_after_init = limit_after_init
         self.modprobe_status = 0
         self.swapon_errors: list[int] = []  # errno for the next swapon calls
         self.swapoff_error: int | None = None
@@ -199,7 +200,28 @@ class FakeKernel(Kernel):
             return self.modprobe_status or 1
         self.sys.path(f"/sys/module/{name}").mkdir(parents=True)
         self._fresh_device(name)
+        if name == "ramzswap":
+            self._module_parameters()
         return 0
+
+    def _module_parameters(self) -> None:
+        """Like kmod: `ramzswap.<param>=` on the kernel command line goes to the module, and
+        disksize_kb there makes the module initialise ramzswap0 itself."""
+        params = {"num_devices": "1", "disksize_kb": "0", "memlimit_kb": "0",
+                  "backing_swap": "(null)"}  # fmt: skip
+        for arg in self.sys.read("/proc/cmdline").split():
+            key, _, value = arg.partition("=")
+            if key.startswith("ramzswap.") and key[len("ramzswap.") :] in params:
+                params[key[len("ramzswap.") :]] = value
+        for key, value in params.items():
+            self.sys.write(f"/sys/module/ramzswap/parameters/{key}", value + "\n")
+        if params["disksize_kb"] != "0":
+            d = "/sys/block/ramzswap0"
+            self.sys.write(f"{d}/memlimit", str(int(params["memlimit_kb"]) * 1024) + "\n")
+            self.write_attr(
+                str(self.sys.path(f"{d}/disksize")), str(int(params["disksize_kb"]) * 1024)
+            )
+            self.calls.pop()  # the module did that, not the helper
 
     def unload_module(self, name: str) -> int:
         self.calls.append(("modprobe -r", name))

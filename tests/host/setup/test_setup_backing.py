@@ -6,6 +6,11 @@ from rzsetup_fakes import MIB
 SIZE = 256 * MIB
 
 
+def head(system, device: str) -> bytes:
+    with open(system.path(device), "rb") as f:
+        return f.read(8192)
+
+
 def ext4_head() -> bytes:
     head = bytearray(4096)
     head[1080:1082] = b"\x53\xef"
@@ -190,9 +195,9 @@ def test_start_with_missing_backing_warns_and_runs_ram_only(run, system, kernel)
 def test_start_with_unsafe_backing_leaves_its_data_alone(run, system, kernel):
     system.module_available("ramzswap")
     system.block_device("vdb", SIZE, (254, 16), content=ext4_head())
-    before = system.path("/dev/vdb").read_bytes()[:8192]
+    before = head(system, "/dev/vdb")
     result = run("start", "--backing", "/dev/vdb")
     assert result.status == 0
     assert "holds a ext2/3/4 signature" in result.err
     assert system.read("/sys/block/ramzswap0/backing_swap") == ""
-    assert system.path("/dev/vdb").read_bytes()[:8192] == before
+    assert head(system, "/dev/vdb") == before

@@ -17,7 +17,8 @@ def _ramzswap(system):
 
 
 def header(system, device: str = "/dev/ramzswap0") -> bytes:
-    return system.path(device).read_bytes()[:4096]
+    with open(system.path(device), "rb") as f:
+        return f.read(4096)
 
 
 def test_start_loads_configures_writes_header_and_swaps_on(run, system, kernel):
@@ -267,3 +268,34 @@ def kernel_factory(system):
         return FakeKernel(system, **kwargs)
 
     return make
+
+
+def test_device_set_up_by_module_parameters_is_formatted_and_swapped_on(run, system, kernel):
+    system.cmdline("console=ttyS0 ramzswap.disksize_kb=32768 ramzswap.num_devices=1")
+    plan = run("plan")
+    assert "note: the module sets ramzswap0 up from its parameters (disksize_kb=32768)" in plan.out
+    result = run("start")
+    assert result.status == 0, result
+    assert result.err == (
+        "ramzswap-setup: started ramzswap0 (ramzswap, set up by module parameters "
+        "disksize_kb=32768): disksize 32 MiB, memlimit none, RAM-only, priority 100\n"
+    )
+    assert kernel.calls == [
+        ("modprobe", "ramzswap"),
+        ("swapon", "/dev/ramzswap0", SWAP_FLAG_PREFER | SWAP_FLAG_DISCARD | 100),
+    ]
+    assert header(system)[1028:1032] == (32 * MIB // 4096 - 1).to_bytes(4, sys.byteorder)
+    assert run("start").err.endswith("nothing changed\n")
+    assert run("stop").status == 0
+    assert kernel.calls[-1] == ("modprobe -r", "ramzswap")
+
+
+def test_module_already_set_up_by_its_parameters_is_taken_as_it_is(run, system, kernel):
+    system.cmdline("ramzswap.disksize_kb=16384 ramzswap.memlimit_kb=4096")
+    kernel.load_module("ramzswap")
+    kernel.calls.clear()
+    result = run("start")
+    assert result.status == 0, result
+    assert "disksize 16 MiB, memlimit 4 MiB, RAM-only" in result.err
+    assert [c[0] for c in kernel.calls] == ["swapon"]
+    assert "unloaded" not in run("stop").err

@@ -183,7 +183,7 @@ def test_counter_reset_under_us_is_not_lost(run, system, backed):
 
 
 def test_new_period_refreshes_the_limit_when_the_driver_allows(run, system, clock, backed):
-    k = FakeKernel(system, limit_after_init=True)
+    k = FakeKernel(system)
     run("start", k=k)
     system.set_stats("ramzswap0", bdev_num_writes=16000)
     run("status", k=k)
@@ -195,9 +195,10 @@ def test_new_period_refreshes_the_limit_when_the_driver_allows(run, system, cloc
 
 
 def test_new_period_with_a_driver_that_refuses_says_when_it_applies(run, system, clock, backed):
-    run("start")
+    k = FakeKernel(system, limit_after_init=False)
+    run("start", k=k)
     clock.now += DAY
-    out = run("status").out
+    out = run("status", k=k).out
     assert "the driver refused a new write limit (Device or resource busy)" in out
     assert "granted again at the next start" in out
 
