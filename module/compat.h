@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Kernel version differences for ramzswap, 5.10 to 7.x, in one place.
+ * The rest of the module calls the rz_*() helpers below and never tests
+ * the kernel version itself.
+ *
+ * Version boundaries, as found in the kernel sources:
+ *   5.11  kmap_local_page() (kmap_atomic() before)
+ *   5.12  bio->bi_bdev replaces bio->bi_disk
+ *   5.14  blk_alloc_disk(node) replaces blk_alloc_queue() + alloc_disk()
+ *   5.15  device_add_disk() returns an error
+ *   5.16  ->submit_bio() returns void (blk_qc_t before);
+ *         bdev_nr_sectors() used from here (i_size of bd_inode before)
+ *   5.18  bio_alloc_clone() replaces bio_clone_fast()
+ *   5.19  QUEUE_FLAG_DISCARD is gone (discard follows the limits)
+ *   6.0   blk_cleanup_disk() is gone: del_gendisk() then put_disk()
+ *   6.5   ->open(disk, blk_mode_t), ->release(disk);
+ *         blkdev_get_by_path(path, mode, holder, ops), blkdev_put(bdev, holder)
+ *   6.7   bdev_open_by_path() returns a bdev_handle, bdev_release()
+ *   6.9   bdev_file_open_by_path() returns a file;
+ *         blk_alloc_disk(&limits, node) returns an ERR_PTR
+ *   6.10  bdev_fput()
+ *   6.11  queue features (BLK_FEAT_*) in the limits replace queue flags
+ * ->swap_slot_free_notify() is present from 2.6.35 to at least 7.3; Kbuild
+ * looks for it in the headers and defines RZ_HAVE_SLOT_FREE_NOTIFY.
+ */
+#ifndef _RAMZSWAP_COMPAT_H_
+#define _RAMZSWAP_COMPAT_H_
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/err.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+
+/* Kbuild passes the kernel's version as major * 100 + minor, e.g. 601. */
+#ifndef RZ_KVER
+#error "build ramzswap with its Kbuild file, which defines RZ_KVER"
+#endif
+#if RZ_KVER < 510
+#error "ramzswap needs Linux 5.10 or later"
+#endif
+
+/* ---- short-lived page mappings ---------------------------------------- */
+
+#if RZ_KVER >= 511
+#define rz_kmap_local(page)	kmap_local_page(page)
+#define rz_kunmap_local(addr)	kunmap_local(addr)
+#else
+/* the only short-lived mapping these kernels have */
+#define rz_kmap_local		kmap_atomic
+#define rz_kunmap_local		kunmap_atomic
+#endif
+
+/* ---- bios --------------------------------------------------------------- */
+
+static inline struct gendisk *rz_bio_disk(struct bio *bio)
+{
+#if RZ_KVER >= 512
+	return bio->bi_bdev->bd_disk;
+#else
+	return bio->bi_disk;
+#endif
+}
+
+/* A clone of @src sharing its pages, addressed to @bdev. */
+static inline struct bio *rz_bio_clone(struct bio *src,
+				       struct block_device *bdev,
+				       struct bio_set *bs)
+{
+#if RZ_KVER >= 518
+	return bio_alloc_clone(bdev, src, GFP_NOIO, bs);
+#else
+	struct bio *bio = bio_clone_fast(src, GFP_NOIO, bs);
+
+	if (bio)
+		bio_set_dev(bio, bdev);
+	return bio;
+#endif
+}
+
+/* ---- block_device_operations ------------------------------------------- */
+
+/* The module's implementations, wrapped below to each kernel's signature. */
+void rz_submit_bio(struct bio *bio);
+int rz_disk_open(struct gendisk *disk);
+void rz_disk_release(struct gendisk *disk);
+
+#if RZ_KVER >= 516
+#define rz_fops_submit_bio	rz_submit_bio
+#else
+static inline blk_qc_t rz_fops_submit_bio(struct bio *bio)
+{
+	rz_submit_bio(bio);
+	return BLK_QC_T_NONE;
+}
+#endif
+
+#if RZ_KVER >= 605
+static inline int rz_fops_open(struct gendisk *disk, blk_mode_t mode)
+{
+	return rz_disk_open(disk);
+}
+
+#define rz_fops_release		rz_disk_release
+#else
+static inline int rz_fops_open(struct block_device *bdev, fmode_t mode)
+{
+	return rz_disk_open(bdev->bd_disk);
+}
+
+static inline void rz_fops_release(struct gendisk *disk, fmode_t mode)
+{
+	rz_disk_release(disk);
+}
+#endif
+
+/* ---- gendisk lifetime --------------------------------------------------- */
+
+#ifdef GENHD_FL_NO_PART_SCAN
+#define RZ_GENHD_NO_PART	GENHD_FL_NO_PART_SCAN
+#else
+#define RZ_GENHD_NO_PART	GENHD_FL_NO_PART
+#endif
+
+/*
+ * A bio-based disk with @bsize logical and physical blocks, non-rotational,
+ * taking discards of any size.  Returns an ERR_PTR on failure.
+ */
+static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
+{
+	struct gendisk *disk;
+#if RZ_KVER >= 609
+	struct queue_limits lim = {
+		.logical_block_size	= bsize,
+		.physical_block_size	= bsize,
+		.io_min			= bsize,
+		.io_opt			= bsize,
+		.max_hw_discard_sectors	= UINT_MAX,
+		.discard_granularity	= bsize,
+#if RZ_KVER >= 611
+		.features		= BLK_FEAT_SYNCHRONOUS,
+#endif
+	};
+
+	disk = blk_alloc_disk(&lim, NUMA_NO_NODE);
+	if (IS_ERR(disk))
+		return disk;
+#if RZ_KVER < 611
+	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
+	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, disk->queue);
+#endif
+#else /* before 6.9 */
+	struct request_queue *q;
+
+#if RZ_KVER >= 514
+	disk = blk_alloc_disk(NUMA_NO_NODE);
+	if (!disk)
+		return ERR_PTR(-ENOMEM);
+	q = disk->queue;
+#else
+	q = blk_alloc_queue(NUMA_NO_NODE);
+	if (!q)
+		return ERR_PTR(-ENOMEM);
+	disk = alloc_disk(1);
+	if (!disk) {
+		blk_cleanup_queue(q);
+		return ERR_PTR(-ENOMEM);
+	}
+	disk->queue = q;
+#endif
+	blk_queue_logical_block_size(q, bsize);
+	blk_queue_physical_block_size(q, bsize);
+	blk_queue_io_min(q, bsize);
+	blk_queue_io_opt(q, bsize);
+	q->limits.discard_granularity = bsize;
+	blk_queue_max_discard_sectors(q, UINT_MAX);
+#if RZ_KVER < 519
+	blk_queue_flag_set(QUEUE_FLAG_DISCARD, q);
+#endif
+	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
+	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, q);
+#endif
+	disk->flags |= RZ_GENHD_NO_PART;
+	return disk;
+}
+
+static inline int rz_add_disk(struct gendisk *disk,
+			      const struct attribute_group **groups)
+{
+#if RZ_KVER >= 515
+	return device_add_disk(NULL, disk, groups);
+#else
+	device_add_disk(NULL, disk, groups);
+	return 0;
+#endif
+}
+
+/* Free a disk from rz_alloc_disk(); @added: rz_add_disk() succeeded. */
+static inline void rz_free_disk(struct gendisk *disk, bool added)
+{
+	if (added)
+		del_gendisk(disk);
+#if RZ_KVER >= 600
+	put_disk(disk);
+#elif RZ_KVER >= 514
+	blk_cleanup_disk(disk);
+#else
+	blk_cleanup_queue(disk->queue);
+	put_disk(disk);
+#endif
+}
+
+/* ---- the backing device ------------------------------------------------- */
+
+struct rz_bdev_ref {
+#if RZ_KVER >= 609
+	struct file *file;
+#elif RZ_KVER >= 607
+	struct bdev_handle *handle;
+#else
+	struct block_device *bdev;
+#endif
+};
+
+/* Open @path for exclusive read-write use by @holder. */
+static inline struct block_device *rz_bdev_open(const char *path, void *holder,
+						struct rz_bdev_ref *ref)
+{
+#if RZ_KVER >= 609
+	ref->file = bdev_file_open_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
+					   holder, NULL);
+	if (IS_ERR(ref->file))
+		return ERR_CAST(ref->file);
+	return file_bdev(ref->file);
+#elif RZ_KVER >= 607
+	ref->handle = bdev_open_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
+					holder, NULL);
+	if (IS_ERR(ref->handle))
+		return ERR_CAST(ref->handle);
+	return ref->handle->bdev;
+#elif RZ_KVER >= 605
+	ref->bdev = blkdev_get_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
+				       holder, NULL);
+	return ref->bdev;
+#else
+	ref->bdev = blkdev_get_by_path(path, FMODE_READ | FMODE_WRITE |
+				       FMODE_EXCL, holder);
+	return ref->bdev;
+#endif
+}
+
+static inline void rz_bdev_close(struct rz_bdev_ref *ref, void *holder)
+{
+#if RZ_KVER >= 610
+	bdev_fput(ref->file);
+#elif RZ_KVER >= 609
+	fput(ref->file);
+#elif RZ_KVER >= 607
+	bdev_release(ref->handle);
+#elif RZ_KVER >= 605
+	blkdev_put(ref->bdev, holder);
+#else
+	blkdev_put(ref->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
+#endif
+}
+
+static inline sector_t rz_bdev_nr_sectors(struct block_device *bdev)
+{
+#if RZ_KVER >= 516
+	return bdev_nr_sectors(bdev);
+#else
+	return i_size_read(bdev->bd_inode) >> SECTOR_SHIFT;
+#endif
+}
+
+#endif /* _RAMZSWAP_COMPAT_H_ */

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ramzswap: the backing swap device.
+ *
+ * Slot N of a ramzswap device is slot N of its backing device (sector
+ * N * PAGE_SIZE / 512), as in the original.  Pages go there when they
+ * compress badly or when RAM must not take them; they are written and read
+ * with clones of the request's own bio, chained to it, so the request
+ * completes when the backing I/O does.  The clones come from a bio_set
+ * with a rescuer, because they are allocated while the block layer holds
+ * back bios submitted from inside ->submit_bio().
+ */
+#include <linux/bitmap.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "ramzswap_drv.h"
+
+/* A forwarded request: the clone, and what its completion needs. */
+struct rz_fwd {
+	struct rz_dev *dev;
+	struct bio *parent;
+	unsigned long index;
+	bool write;
+	struct bio bio;		/* last: allocated by the bio_set */
+};
+
+static struct bio_set rz_fwd_set;
+
+int rz_bdev_module_init(void)
+{
+	return bioset_init(&rz_fwd_set, BIO_POOL_SIZE,
+			   offsetof(struct rz_fwd, bio), BIOSET_NEED_RESCUER);
+}
+
+void rz_bdev_module_exit(void)
+{
+	bioset_exit(&rz_fwd_set);
+}
+
+/*
+ * Open @path exclusively as the backing device of @dev (replacing any
+ * earlier one).  Called with dev->lock held, before init.
+ */
+int rz_backing_open(struct rz_dev *dev, const char *path)
+{
+	struct rz_bdev_ref ref;
+	struct block_device *bdev;
+	char *copy;
+	int err = -EINVAL;
+
+	copy = kstrdup(path, GFP_KERNEL);
+	if (!copy)
+		return -ENOMEM;
+	bdev = rz_bdev_open(path, dev, &ref);
+	if (IS_ERR(bdev)) {
+		kfree(copy);
+		return PTR_ERR(bdev);
+	}
+	/* never back a ramzswap device with a ramzswap device */
+	if (bdev->bd_disk->fops == &rz_fops)
+		goto refuse;
+	if (bdev_logical_block_size(bdev) > PAGE_SIZE)
+		goto refuse;
+	if (rz_bdev_nr_sectors(bdev) < RZ_SECTORS_PER_PAGE)
+		goto refuse;
+
+	rz_backing_close(dev);
+	dev->bdev = bdev;
+	dev->bdev_ref = ref;
+	dev->backing_path = copy;
+	return 0;
+
+refuse:
+	rz_bdev_close(&ref, dev);
+	kfree(copy);
+	return err;
+}
+
+void rz_backing_close(struct rz_dev *dev)
+{
+	if (!dev->bdev)
+		return;
+	rz_bdev_close(&dev->bdev_ref, dev);
+	dev->bdev = NULL;
+	kfree(dev->backing_path);
+	dev->backing_path = NULL;
+}
+
+/* Takes one page of the backing write budget; true if allowed. */
+bool rz_backing_may_write(struct rz_dev *dev)
+{
+	if (!READ_ONCE(dev->bwl))
+		return true;
+	return atomic_long_add_unless(&dev->bwl_left, -1, 0);
+}
+
+static void rz_fwd_endio(struct bio *bio)
+{
+	struct rz_fwd *fwd = container_of(bio, struct rz_fwd, bio);
+	struct bio *parent = fwd->parent;
+	struct rz_dev *dev = fwd->dev;
+	blk_status_t status = bio->bi_status;
+
+	if (status) {
+		if (fwd->write) {
+			/* never hand out what the failed write left there */
+			set_bit(fwd->index, dev->bdev_bad);
+			atomic64_inc(&dev->stats.failed_writes);
+		} else {
+			atomic64_inc(&dev->stats.failed_reads);
+		}
+		if (!parent->bi_status)
+			parent->bi_status = status;
+	}
+	bio_put(bio);
+	bio_endio(parent);
+}
+
+/*
+ * Forward the page of @parent at @iter (slot @index) to or from the
+ * backing device.  The caller has already taken the write budget.
+ */
+void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
+		       const struct bvec_iter *iter, unsigned long index,
+		       bool write)
+{
+	struct rz_fwd *fwd;
+	struct bio *bio;
+
+	/* a mempool allocation that may sleep: it does not fail */
+	bio = rz_bio_clone(parent, dev->bdev, &rz_fwd_set);
+	fwd = container_of(bio, struct rz_fwd, bio);
+	fwd->dev = dev;
+	fwd->parent = parent;
+	fwd->index = index;
+	fwd->write = write;
+	bio_trim(bio, iter->bi_sector - parent->bi_iter.bi_sector,
+		 RZ_SECTORS_PER_PAGE);
+	bio->bi_end_io = rz_fwd_endio;
+	if (write) {
+		clear_bit(index, dev->bdev_bad);
+		atomic64_inc(&dev->stats.bdev_num_writes);
+	} else {
+		atomic64_inc(&dev->stats.bdev_num_reads);
+	}
+	bio_inc_remaining(parent);
+	submit_bio(bio);
+}

@@ -1,0 +1,834 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ramzswap: a block device for swap that keeps pages compressed in RAM.
+ *
+ * Pages written to /dev/ramzswapN are compressed with LZ4 and kept in an
+ * xvmalloc pool.  A page of one repeated machine word keeps only the word.
+ * With a backing device, pages that compress badly, and pages that RAM may
+ * not take (memlimit reached, no memory), are written to the same slot of
+ * the backing device instead.  Swap tells the device which slots it no
+ * longer needs (slot-free notification and discard) and their memory goes
+ * back to the pool; a worker compacts the pool when it gets sparse.
+ *
+ * Settings and statistics are in /sys/block/ramzswapN/ (ramzswap_sysfs.c).
+ */
+#include <linux/bitmap.h>
+#include <linux/highmem.h>
+#include <linux/bit_spinlock.h>	/* after highmem.h: needs cpu_relax() */
+#include <linux/init.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+#include "ramzswap_drv.h"
+
+static unsigned int num_devices = 1;
+module_param(num_devices, uint, 0444);
+MODULE_PARM_DESC(num_devices, "Number of ramzswap devices (1-32)");
+
+static unsigned long disksize_kb;
+module_param(disksize_kb, ulong, 0444);
+MODULE_PARM_DESC(disksize_kb, "Initialise ramzswap0 with this size in KiB");
+
+static unsigned long memlimit_kb;
+module_param(memlimit_kb, ulong, 0444);
+MODULE_PARM_DESC(memlimit_kb, "Initialise ramzswap0 with this memory limit in KiB");
+
+static char *backing_swap;
+module_param(backing_swap, charp, 0444);
+MODULE_PARM_DESC(backing_swap, "Initialise ramzswap0 with this backing block device");
+
+static int rz_major;
+static struct rz_dev *rz_devices;
+static unsigned int rz_nr_devices;
+struct workqueue_struct *rz_wq;
+
+/* ---- slots -------------------------------------------------------------- */
+
+static inline void rz_slot_lock(struct rz_slot *s)
+{
+	bit_spin_lock(RZ_LOCK_BIT, &s->flags);
+}
+
+static inline void rz_slot_unlock(struct rz_slot *s)
+{
+	bit_spin_unlock(RZ_LOCK_BIT, &s->flags);
+}
+
+/* Put @new in slot @index; what it held goes to @old.  Lock not held. */
+static void rz_slot_swap(struct rz_dev *dev, unsigned long index,
+			 const struct rz_slot *new, struct rz_slot *old)
+{
+	struct rz_slot *s = &dev->table[index];
+
+	rz_slot_lock(s);
+	old->flags = s->flags & ~BIT(RZ_LOCK_BIT);
+	old->data = s->data;
+	s->data = new->data;
+	s->flags = new->flags | BIT(RZ_LOCK_BIT);
+	rz_slot_unlock(s);
+}
+
+static void rz_update_max(struct rz_dev *dev)
+{
+	s64 used = xv_get_total_size_bytes(dev->pool);
+	s64 max = atomic64_read(&dev->stats.mem_used_max);
+
+	while (used > max) {
+		s64 seen = atomic64_cmpxchg(&dev->stats.mem_used_max, max, used);
+
+		if (seen == max)
+			break;
+		max = seen;
+	}
+}
+
+/* Count what a slot entry holds into (@sign 1) or out of (-1) the gauges. */
+static void rz_account(struct rz_dev *dev, const struct rz_slot *e, int sign)
+{
+	struct rz_stats *st = &dev->stats;
+	u32 len = rz_slot_len(e);
+
+	switch (rz_slot_state(e)) {
+	case RZ_SAME:
+		atomic64_add(sign, &st->same_pages);
+		break;
+	case RZ_HUGE:
+		atomic64_add(sign, &st->pages_expand);
+		atomic64_add(sign * (s64)PAGE_SIZE, &st->compr_data_size);
+		break;
+	case RZ_COMP:
+		if (len <= PAGE_SIZE / 2)
+			atomic64_add(sign, &st->good_compress);
+		atomic64_add(sign * (s64)len, &st->compr_data_size);
+		break;
+	default:
+		return;		/* empty or on the backing device */
+	}
+	atomic64_add(sign, &st->pages_stored);
+}
+
+/* Give back the storage of an entry taken out of its slot. */
+static void rz_release(struct rz_dev *dev, const struct rz_slot *e)
+{
+	bool live;
+
+	rz_account(dev, e, -1);
+	switch (rz_slot_state(e)) {
+	case RZ_HUGE:
+		xv_free_raw(dev->pool, (struct page *)e->data);
+		break;
+	case RZ_COMP:
+		xv_free(dev->pool, (struct page *)e->data, rz_slot_off(e));
+		/* no compaction once reset has begun (its release store) */
+		live = smp_load_acquire(&dev->init_done);
+		if (live && xv_compact_wanted(dev->pool))
+			queue_work(rz_wq, &dev->compact_work);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Empty slot @index; true if it held anything. */
+static bool rz_free_slot(struct rz_dev *dev, unsigned long index)
+{
+	struct rz_slot empty = { 0 }, old;
+
+	rz_slot_swap(dev, index, &empty, &old);
+	rz_release(dev, &old);
+	return rz_slot_state(&old) != RZ_EMPTY;
+}
+
+/* Compaction asks to move an object; it still is slot @tag's if it matches. */
+static bool rz_move(void *ctx, u32 tag, struct page *src_page, u32 src_off,
+		    struct page *dst_page, u32 dst_off)
+{
+	struct rz_dev *dev = ctx;
+	struct rz_slot *s;
+	bool moved = false;
+
+	if (tag >= dev->nr_slots)
+		return false;
+	s = &dev->table[tag];
+	rz_slot_lock(s);
+	if (rz_slot_state(s) == RZ_COMP &&
+	    s->data == (unsigned long)src_page && rz_slot_off(s) == src_off) {
+		u32 len = rz_slot_len(s);
+
+		xv_copy_object(dst_page, dst_off, src_page, src_off, len);
+		s->data = (unsigned long)dst_page;
+		s->flags = rz_slot_flags(RZ_COMP, dst_off, len) |
+			   BIT(RZ_LOCK_BIT);
+		moved = true;
+	}
+	rz_slot_unlock(s);
+	return moved;
+}
+
+static void rz_compact_work(struct work_struct *work)
+{
+	struct rz_dev *dev = container_of(work, struct rz_dev, compact_work);
+
+	xv_compact(dev->pool, rz_move, dev);
+}
+
+/* ---- moving a page between a bio and a buffer ---------------------------- */
+
+/* One page-sized block of a bio, at @iter. */
+struct rz_blk {
+	struct bio *bio;
+	struct bvec_iter iter;
+	struct bio_vec bv;	/* its first segment */
+	bool whole;		/* that segment is a whole page */
+};
+
+static void rz_blk_copy(struct rz_blk *b, void *buf, bool to_bio)
+{
+	struct bvec_iter it = b->iter;
+	unsigned int done = 0;
+
+	while (done < PAGE_SIZE) {
+		struct bio_vec bv = bio_iter_iovec(b->bio, it);
+		unsigned int n = min_t(unsigned int, bv.bv_len, PAGE_SIZE - done);
+		u8 *p = rz_kmap_local(bv.bv_page);
+
+		if (to_bio)
+			memcpy(p + bv.bv_offset, buf + done, n);
+		else
+			memcpy(buf + done, p + bv.bv_offset, n);
+		rz_kunmap_local(p);
+		bio_advance_iter(b->bio, &it, n);
+		done += n;
+	}
+}
+
+static bool rz_same_filled(const void *page, unsigned long *word)
+{
+	const unsigned long *w = page;
+	unsigned long v = w[0];
+	size_t i;
+
+	for (i = 1; i < PAGE_SIZE / sizeof(*w); i++)
+		if (w[i] != v)
+			return false;
+	*word = v;
+	return true;
+}
+
+/* ---- write ---------------------------------------------------------------- */
+
+/* Storage obtained outside the stream lock, after a fast attempt failed. */
+struct rz_prealloc {
+	struct page *page;
+	u32 off;
+	u32 cap;	/* object capacity, or PAGE_SIZE for a raw page */
+};
+
+static void rz_prealloc_drop(struct rz_dev *dev, struct rz_prealloc *pre)
+{
+	if (!pre->page)
+		return;
+	if (pre->cap == PAGE_SIZE)
+		xv_free_raw(dev->pool, pre->page);
+	else
+		xv_free(dev->pool, pre->page, pre->off);
+	pre->page = NULL;
+}
+
+/*
+ * Store @src (one page, mapped) compressed into @cbuf with length @clen
+ * (0: incompressible) as a new entry for slot @index.  Uses @pre when it
+ * fits, else allocates without sleeping.  Returns 0 or the pool's error.
+ */
+static int rz_store(struct rz_dev *dev, unsigned long index, const void *src,
+		    const u8 *cbuf, unsigned int clen, struct rz_prealloc *pre,
+		    struct rz_slot *e)
+{
+	struct page *page;
+	u32 off = 0;
+	void *dst;
+	int err = 0;
+
+	if (!clen) {
+		if (pre->page && pre->cap == PAGE_SIZE) {
+			page = pre->page;
+			pre->page = NULL;
+		} else {
+			page = xv_alloc_raw(dev->pool, RZ_GFP_FAST, &err);
+			if (!page)
+				return err;
+		}
+		dst = rz_kmap_local(page);
+		memcpy(dst, src, PAGE_SIZE);
+		rz_kunmap_local(dst);
+		e->flags = rz_slot_flags(RZ_HUGE, 0, PAGE_SIZE);
+	} else {
+		if (pre->page && pre->cap != PAGE_SIZE && pre->cap >= clen) {
+			page = pre->page;
+			off = pre->off;
+			pre->page = NULL;
+		} else {
+			err = xv_malloc(dev->pool, clen, index, &page, &off,
+					RZ_GFP_FAST);
+			if (err)
+				return err;
+		}
+		dst = rz_kmap_local(page);
+		memcpy(dst + off, cbuf, clen);
+		rz_kunmap_local(dst);
+		e->flags = rz_slot_flags(RZ_COMP, off, clen);
+	}
+	e->data = (unsigned long)page;
+	return 0;
+}
+
+enum rz_wr_result { RZ_WR_STORED, RZ_WR_FORWARD, RZ_WR_NOMEM, RZ_WR_FULL };
+
+static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
+			 unsigned long index)
+{
+	struct rz_prealloc pre = { NULL };
+	struct rz_slot new = { 0 }, old;
+	bool slept = false;
+	unsigned int clen = 0;
+	int res, err = 0;
+
+	for (;;) {
+		struct rz_stream *s = rz_stream_get();
+		unsigned long word;
+		u8 *map = NULL;
+		const u8 *src;
+
+		if (b->whole) {
+			map = rz_kmap_local(b->bv.bv_page);
+			src = map + b->bv.bv_offset;
+		} else {
+			rz_blk_copy(b, s->bounce, false);
+			src = s->bounce;
+		}
+
+		if (rz_same_filled(src, &word)) {
+			new.flags = rz_slot_flags(RZ_SAME, 0, 0);
+			new.data = word;
+			res = RZ_WR_STORED;
+		} else {
+			clen = rz_compress(s, src, RZ_MAX_ZPAGE);
+			if (dev->bdev && (!clen || clen > RZ_MAX_ZPAGE_BDEV) &&
+			    rz_backing_may_write(dev)) {
+				res = RZ_WR_FORWARD;
+			} else {
+				err = rz_store(dev, index, src, s->cbuf, clen,
+					       &pre, &new);
+				res = !err ? RZ_WR_STORED :
+				      err == -ENOMEM ? RZ_WR_NOMEM : RZ_WR_FULL;
+			}
+		}
+		if (map)
+			rz_kunmap_local(map);
+		rz_stream_put();
+		rz_prealloc_drop(dev, &pre);
+
+		if (res != RZ_WR_NOMEM || slept)
+			break;
+		/* no free page right now: try once more, allowed to reclaim */
+		slept = true;
+		if (!clen) {
+			pre.page = xv_alloc_raw(dev->pool, RZ_GFP_SLOW, &err);
+			pre.cap = PAGE_SIZE;
+		} else {
+			err = xv_malloc(dev->pool, clen, index, &pre.page,
+					&pre.off, RZ_GFP_SLOW);
+			if (!err)
+				pre.cap = xv_object_capacity(pre.page, pre.off);
+		}
+		if (!pre.page) {
+			res = err == -ENOSPC ? RZ_WR_FULL : RZ_WR_NOMEM;
+			break;
+		}
+	}
+
+	if ((res == RZ_WR_NOMEM || res == RZ_WR_FULL) && dev->bdev &&
+	    rz_backing_may_write(dev))
+		res = RZ_WR_FORWARD;
+
+	switch (res) {
+	case RZ_WR_FORWARD:
+		rz_backing_submit(dev, b->bio, &b->iter, index, true);
+		new.flags = rz_slot_flags(RZ_BDEV, 0, 0);
+		new.data = 0;
+		break;
+	case RZ_WR_STORED:
+		break;
+	default:
+		/* nowhere to put it: fail, leave the slot as it was */
+		atomic64_inc(&dev->stats.failed_writes);
+		if (xv_compact_wanted(dev->pool))
+			queue_work(rz_wq, &dev->compact_work);
+		return -ENOSPC;
+	}
+
+	rz_account(dev, &new, 1);
+	rz_slot_swap(dev, index, &new, &old);
+	rz_release(dev, &old);
+	rz_update_max(dev);
+	return 0;
+}
+
+/* ---- read ------------------------------------------------------------------ */
+
+static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
+			unsigned long index)
+{
+	struct rz_slot *slot = &dev->table[index];
+	struct rz_stream *s = NULL;
+	enum rz_state state;
+	u8 *map = NULL, *dst;
+	int err = 0;
+
+	if (!b->whole)
+		s = rz_stream_get();
+	if (b->whole) {
+		map = rz_kmap_local(b->bv.bv_page);
+		dst = map + b->bv.bv_offset;
+	} else {
+		dst = s->bounce;
+	}
+
+	rz_slot_lock(slot);
+	state = rz_slot_state(slot);
+	switch (state) {
+	case RZ_SAME:
+		memset_l((unsigned long *)dst, slot->data,
+			 PAGE_SIZE / sizeof(unsigned long));
+		break;
+	case RZ_HUGE:
+	case RZ_COMP: {
+		u8 *obj = rz_kmap_local((struct page *)slot->data);
+
+		if (state == RZ_HUGE)
+			memcpy(dst, obj, PAGE_SIZE);
+		else
+			err = rz_decompress(obj + rz_slot_off(slot),
+					    rz_slot_len(slot), dst);
+		rz_kunmap_local(obj);
+		break;
+	}
+	case RZ_BDEV:
+		break;
+	default:
+		memset(dst, 0, PAGE_SIZE);
+		break;
+	}
+	rz_slot_unlock(slot);
+
+	if (!b->whole && state != RZ_BDEV && !err)
+		rz_blk_copy(b, s->bounce, true);
+	if (map)
+		rz_kunmap_local(map);
+	if (s)
+		rz_stream_put();
+
+	if (state == RZ_BDEV) {
+		if (test_bit(index, dev->bdev_bad))
+			err = -EIO;
+		else
+			rz_backing_submit(dev, b->bio, &b->iter, index, false);
+	}
+	if (err)
+		atomic64_inc(&dev->stats.failed_reads);
+	return err;
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+static bool rz_valid_io(struct rz_dev *dev, struct bio *bio)
+{
+	sector_t start = bio->bi_iter.bi_sector;
+	unsigned int size = bio->bi_iter.bi_size;
+
+	/* pairs with rz_dev_init(): table, pool and size are set up */
+	if (!smp_load_acquire(&dev->init_done))
+		return false;
+	if (start & (RZ_SECTORS_PER_PAGE - 1) || size & (PAGE_SIZE - 1))
+		return false;
+	if (start >> RZ_PAGE_SECTOR_SHIFT >= dev->nr_slots)
+		return false;
+	return (start >> RZ_PAGE_SECTOR_SHIFT) + (size >> PAGE_SHIFT) <=
+	       dev->nr_slots;
+}
+
+static void rz_discard(struct rz_dev *dev, struct bio *bio)
+{
+	unsigned long index = bio->bi_iter.bi_sector >> RZ_PAGE_SECTOR_SHIFT;
+	unsigned long n = bio->bi_iter.bi_size >> PAGE_SHIFT;
+
+	while (n--) {
+		if (rz_free_slot(dev, index++))
+			atomic64_inc(&dev->stats.notify_free);
+		cond_resched();
+	}
+}
+
+static void rz_rw(struct rz_dev *dev, struct bio *bio, bool write)
+{
+	struct bvec_iter iter = bio->bi_iter;
+	struct rz_blk b = { .bio = bio };
+
+	while (iter.bi_size) {
+		unsigned long index = iter.bi_sector >> RZ_PAGE_SECTOR_SHIFT;
+		int err;
+
+		b.iter = iter;
+		b.bv = bio_iter_iovec(bio, iter);
+		b.whole = b.bv.bv_offset == 0 && b.bv.bv_len == PAGE_SIZE;
+		if (write) {
+			atomic64_inc(&dev->stats.num_writes);
+			err = rz_write_page(dev, &b, index);
+		} else {
+			atomic64_inc(&dev->stats.num_reads);
+			err = rz_read_page(dev, &b, index);
+		}
+		if (err) {
+			bio->bi_status = BLK_STS_IOERR;
+			break;
+		}
+		bio_advance_iter(bio, &iter, PAGE_SIZE);
+	}
+}
+
+void rz_submit_bio(struct bio *bio)
+{
+	struct rz_dev *dev = rz_bio_disk(bio)->private_data;
+
+	switch (bio_op(bio)) {
+	case REQ_OP_FLUSH:
+		break;
+	case REQ_OP_READ:
+	case REQ_OP_WRITE:
+	case REQ_OP_DISCARD:
+	case REQ_OP_WRITE_ZEROES:
+		if (!rz_valid_io(dev, bio)) {
+			atomic64_inc(&dev->stats.invalid_io);
+			bio->bi_status = BLK_STS_IOERR;
+			break;
+		}
+		if (op_is_discard(bio_op(bio)) ||
+		    bio_op(bio) == REQ_OP_WRITE_ZEROES)
+			rz_discard(dev, bio);	/* empty slots read as zeros */
+		else
+			rz_rw(dev, bio, op_is_write(bio_op(bio)));
+		break;
+	default:
+		bio->bi_status = BLK_STS_NOTSUPP;
+		break;
+	}
+	bio_endio(bio);
+}
+
+#ifdef RZ_HAVE_SLOT_FREE_NOTIFY
+/* Swap no longer needs slot @index.  May be called in atomic context. */
+static void rz_slot_free_notify(struct block_device *bdev,
+				unsigned long index)
+{
+	struct rz_dev *dev = bdev->bd_disk->private_data;
+
+	/* pairs with rz_dev_init(): table, pool and size are set up */
+	if (!smp_load_acquire(&dev->init_done) || index >= dev->nr_slots)
+		return;
+	if (rz_free_slot(dev, index))
+		atomic64_inc(&dev->stats.notify_free);
+}
+#endif
+
+int rz_disk_open(struct gendisk *disk)
+{
+	struct rz_dev *dev = disk->private_data;
+
+	mutex_lock(&dev->lock);
+	dev->openers++;
+	mutex_unlock(&dev->lock);
+	return 0;
+}
+
+void rz_disk_release(struct gendisk *disk)
+{
+	struct rz_dev *dev = disk->private_data;
+
+	mutex_lock(&dev->lock);
+	dev->openers--;
+	mutex_unlock(&dev->lock);
+}
+
+const struct block_device_operations rz_fops = {
+	.owner			= THIS_MODULE,
+	.submit_bio		= rz_fops_submit_bio,
+	.open			= rz_fops_open,
+	.release		= rz_fops_release,
+#ifdef RZ_HAVE_SLOT_FREE_NOTIFY
+	.swap_slot_free_notify	= rz_slot_free_notify,
+#endif
+};
+
+/* ---- init and reset ---------------------------------------------------------- */
+
+/* The slot table may take at most a quarter of RAM. */
+u64 rz_max_disksize(void)
+{
+	u64 slots = ((u64)totalram_pages() << PAGE_SHIFT) / 4 /
+		    sizeof(struct rz_slot);
+
+	slots = min_t(u64, slots, U32_MAX);
+	return slots << PAGE_SHIFT;
+}
+
+/*
+ * Initialise @dev with @disksize bytes, using the memlimit and backing
+ * device already set.  Called with dev->lock held; changes nothing on error.
+ */
+int rz_dev_init(struct rz_dev *dev, u64 disksize)
+{
+	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
+	unsigned long nr, *bad = NULL;
+	struct rz_slot *table;
+	struct xv_pool *pool;
+
+	disksize = round_down(disksize, PAGE_SIZE);
+	if (!disksize || disksize > rz_max_disksize())
+		return -EINVAL;
+	if (dev->memlimit > disksize)
+		return -EINVAL;
+	if (dev->bdev &&
+	    rz_bdev_nr_sectors(dev->bdev) < disksize >> SECTOR_SHIFT)
+		return -EINVAL;
+
+	nr = disksize >> PAGE_SHIFT;
+	table = vzalloc(array_size(nr, sizeof(*table)));
+	pool = xv_create_pool();
+	if (dev->bdev)
+		bad = bitmap_zalloc(nr, GFP_KERNEL);
+	if (!table || !pool || (dev->bdev && !bad)) {
+		vfree(table);
+		xv_destroy_pool(pool);
+		bitmap_free(bad);
+		return -ENOMEM;
+	}
+	xv_set_limit_pages(pool, dev->memlimit >> PAGE_SHIFT);
+
+	memset(&dev->stats, 0, sizeof(dev->stats));
+	atomic_long_set(&dev->bwl_left, dev->bwl);
+	dev->table = table;
+	dev->pool = pool;
+	dev->bdev_bad = bad;
+	dev->nr_slots = nr;
+	dev->disksize = disksize;
+	/* publish the above to the lockless readers of init_done */
+	smp_store_release(&dev->init_done, true);
+	set_capacity_and_notify(dev->disk, disksize >> SECTOR_SHIFT);
+
+	if (disksize > 2 * ram)
+		pr_warn("%s: disksize %llu is more than twice RAM\n",
+			dev->disk->disk_name, disksize);
+	pr_info("%s: %llu KiB, memlimit %llu KiB, backing %s\n",
+		dev->disk->disk_name, disksize >> 10, dev->memlimit >> 10,
+		dev->backing_path ? dev->backing_path : "none");
+	return 0;
+}
+
+/* Free everything and forget the settings.  Called with dev->lock held. */
+int rz_dev_reset(struct rz_dev *dev)
+{
+	unsigned long i;
+
+	if (dev->openers)
+		return -EBUSY;
+	if (dev->init_done) {
+		/* stops new compaction work being queued by the frees below */
+		smp_store_release(&dev->init_done, false);
+		set_capacity_and_notify(dev->disk, 0);
+		for (i = 0; i < dev->nr_slots; i++) {
+			rz_free_slot(dev, i);
+			if (!(i % 1024))
+				cond_resched();
+		}
+		cancel_work_sync(&dev->compact_work);
+		xv_destroy_pool(dev->pool);
+		vfree(dev->table);
+		bitmap_free(dev->bdev_bad);
+		dev->pool = NULL;
+		dev->table = NULL;
+		dev->bdev_bad = NULL;
+		dev->nr_slots = 0;
+	}
+	rz_backing_close(dev);
+	dev->disksize = 0;
+	dev->memlimit = 0;
+	dev->bwl = 0;
+	atomic_long_set(&dev->bwl_left, 0);
+	memset(&dev->stats, 0, sizeof(dev->stats));
+	return 0;
+}
+
+/* Device 0 from the module parameters, with the original's defaults. */
+static int rz_init_from_params(struct rz_dev *dev)
+{
+	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
+	u64 disksize, memlimit;
+	int err;
+
+	if (check_mul_overflow((u64)disksize_kb, (u64)1024, &disksize) ||
+	    check_mul_overflow((u64)memlimit_kb, (u64)1024, &memlimit))
+		return -EINVAL;
+
+	mutex_lock(&dev->lock);
+	if (backing_swap && *backing_swap) {
+		err = rz_backing_open(dev, backing_swap);
+		if (err) {
+			pr_err("cannot use %s as backing swap: %d\n",
+			       backing_swap, err);
+			goto out;
+		}
+		if (!disksize)
+			disksize = (u64)rz_bdev_nr_sectors(dev->bdev) <<
+				   SECTOR_SHIFT;
+		if (!memlimit)
+			memlimit = min(ram * 15 / 100, disksize);
+	} else if (!disksize) {
+		disksize = ram / 4;
+	}
+	dev->memlimit = round_down(memlimit, PAGE_SIZE);
+	err = rz_dev_init(dev, disksize);
+	if (err) {
+		pr_err("cannot initialise %s: disksize %llu memlimit %llu: %d\n",
+		       dev->disk->disk_name, disksize, memlimit, err);
+		rz_dev_reset(dev);
+	}
+out:
+	mutex_unlock(&dev->lock);
+	return err;
+}
+
+static int rz_dev_create(struct rz_dev *dev, int id)
+{
+	struct gendisk *disk;
+	int err;
+
+	mutex_init(&dev->lock);
+	INIT_WORK(&dev->compact_work, rz_compact_work);
+	dev->id = id;
+
+	disk = rz_alloc_disk(PAGE_SIZE);
+	if (IS_ERR(disk))
+		return PTR_ERR(disk);
+	disk->major = rz_major;
+	disk->first_minor = id;
+	disk->minors = 1;
+	disk->fops = &rz_fops;
+	disk->private_data = dev;
+	snprintf(disk->disk_name, sizeof(disk->disk_name), "ramzswap%d", id);
+	set_capacity(disk, 0);
+	dev->disk = disk;
+
+	err = rz_add_disk(disk, rz_attr_groups);
+	if (err) {
+		rz_free_disk(disk, false);
+		dev->disk = NULL;
+	}
+	return err;
+}
+
+static void rz_dev_destroy(struct rz_dev *dev)
+{
+	if (!dev->disk)
+		return;
+	mutex_lock(&dev->lock);
+	rz_dev_reset(dev);
+	mutex_unlock(&dev->lock);
+	rz_free_disk(dev->disk, true);
+	dev->disk = NULL;
+}
+
+static void rz_cleanup(void)
+{
+	unsigned int i;
+
+	for (i = 0; rz_devices && i < rz_nr_devices; i++)
+		rz_dev_destroy(&rz_devices[i]);
+	kfree(rz_devices);
+	rz_devices = NULL;
+	if (rz_major > 0)
+		unregister_blkdev(rz_major, "ramzswap");
+	rz_major = 0;
+	if (rz_wq)
+		destroy_workqueue(rz_wq);
+	rz_wq = NULL;
+	rz_bdev_module_exit();
+	rz_streams_exit();
+}
+
+static int __init ramzswap_init(void)
+{
+	unsigned int i;
+	int err;
+
+	BUILD_BUG_ON(RZ_LOCK_BIT >= BITS_PER_LONG);
+	if (num_devices < 1 || num_devices > RZ_MAX_DEVICES) {
+		pr_err("num_devices must be 1-%d, not %u\n", RZ_MAX_DEVICES,
+		       num_devices);
+		return -EINVAL;
+	}
+
+	err = rz_streams_init();
+	if (err)
+		return err;
+	err = rz_bdev_module_init();
+	if (err) {
+		rz_streams_exit();
+		return err;
+	}
+	err = -ENOMEM;
+	rz_wq = alloc_workqueue("ramzswap", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!rz_wq)
+		goto fail;
+	rz_major = register_blkdev(0, "ramzswap");
+	if (rz_major < 0) {
+		err = rz_major;
+		goto fail;
+	}
+	rz_devices = kcalloc(num_devices, sizeof(*rz_devices), GFP_KERNEL);
+	if (!rz_devices)
+		goto fail;
+	for (i = 0; i < num_devices; i++) {
+		err = rz_dev_create(&rz_devices[i], i);
+		if (err)
+			goto fail;
+		rz_nr_devices = i + 1;
+	}
+	if (disksize_kb || memlimit_kb || (backing_swap && *backing_swap)) {
+		err = rz_init_from_params(&rz_devices[0]);
+		if (err)
+			goto fail;
+	}
+	pr_info("%u device(s)\n", num_devices);
+	return 0;
+
+fail:
+	rz_cleanup();
+	return err;
+}
+
+static void __exit ramzswap_exit(void)
+{
+	rz_cleanup();
+}
+
+module_init(ramzswap_init);
+module_exit(ramzswap_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Compressed RAM swap device with memory limit and backing swap");
+MODULE_SOFTDEP("pre: lz4_compress");

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ramzswap: compressed RAM block device for swap, with a memory limit and
+ * an optional backing swap device that takes what RAM should not keep.
+ */
+#ifndef _RAMZSWAP_DRV_H_
+#define _RAMZSWAP_DRV_H_
+
+#include <linux/atomic.h>
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/local_lock.h>
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
+
+#include "compat.h"
+#include "xvmalloc.h"
+
+#define RZ_MAX_DEVICES		32
+#define RZ_SECTORS_PER_PAGE	(PAGE_SIZE >> SECTOR_SHIFT)
+#define RZ_PAGE_SECTOR_SHIFT	(PAGE_SHIFT - SECTOR_SHIFT)
+/* pages compressing above this are stored whole (no backing device) */
+#define RZ_MAX_ZPAGE		(PAGE_SIZE / 4 * 3)
+/* with a backing device, pages compressing above this are forwarded */
+#define RZ_MAX_ZPAGE_BDEV	(PAGE_SIZE / 2)
+
+/*
+ * Page allocations never recurse into I/O: first without sleeping (under
+ * the per-CPU stream lock), then, outside it, allowed to reclaim without
+ * I/O and to fail rather than loop.
+ */
+#define RZ_GFP_FAST	(GFP_NOWAIT | __GFP_NOWARN | __GFP_HIGHMEM)
+#define RZ_GFP_SLOW	(GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN | __GFP_HIGHMEM)
+
+/* What a slot holds. */
+enum rz_state {
+	RZ_EMPTY,	/* never written, freed or discarded: reads as zeros */
+	RZ_SAME,	/* one machine word repeated: data is the word */
+	RZ_HUGE,	/* stored uncompressed: data is a raw pool page */
+	RZ_COMP,	/* compressed object: data is its page, plus offset, length */
+	RZ_BDEV,	/* on the backing device, same slot number */
+};
+
+/*
+ * A slot: two words.  flags packs, from bit 0: the compressed length
+ * (PAGE_SHIFT + 1 bits), the object offset in its page (PAGE_SHIFT bits),
+ * the state (3 bits) and the slot lock (a bit spinlock).
+ */
+struct rz_slot {
+	unsigned long flags;
+	unsigned long data;
+};
+
+#define RZ_LEN_BITS		(PAGE_SHIFT + 1)
+#define RZ_OFF_SHIFT		RZ_LEN_BITS
+#define RZ_STATE_SHIFT		(RZ_OFF_SHIFT + PAGE_SHIFT)
+#define RZ_LOCK_BIT		(RZ_STATE_SHIFT + 3)
+
+static inline enum rz_state rz_slot_state(const struct rz_slot *s)
+{
+	return (s->flags >> RZ_STATE_SHIFT) & 7;
+}
+
+static inline u32 rz_slot_len(const struct rz_slot *s)
+{
+	return s->flags & ((1UL << RZ_LEN_BITS) - 1);
+}
+
+static inline u32 rz_slot_off(const struct rz_slot *s)
+{
+	return (s->flags >> RZ_OFF_SHIFT) & ((1UL << PAGE_SHIFT) - 1);
+}
+
+static inline unsigned long rz_slot_flags(enum rz_state st, u32 off, u32 len)
+{
+	return ((unsigned long)st << RZ_STATE_SHIFT) |
+	       ((unsigned long)off << RZ_OFF_SHIFT) | len;
+}
+
+struct rz_stats {
+	atomic64_t num_reads;		/* pages read */
+	atomic64_t num_writes;		/* pages written */
+	atomic64_t failed_reads;
+	atomic64_t failed_writes;
+	atomic64_t invalid_io;		/* requests out of range or misaligned */
+	atomic64_t notify_free;		/* slots released by notify or discard */
+	atomic64_t same_pages;		/* gauges from here ... */
+	atomic64_t pages_stored;
+	atomic64_t pages_expand;
+	atomic64_t good_compress;
+	atomic64_t compr_data_size;	/* ... to here */
+	atomic64_t mem_used_max;
+	atomic64_t bdev_num_reads;
+	atomic64_t bdev_num_writes;
+};
+
+struct rz_dev {
+	struct gendisk *disk;
+	int id;
+	/* serialises settings, init, reset, open and release */
+	struct mutex lock;
+	unsigned int openers;
+	bool init_done;			/* read locklessly with acquire */
+	u64 disksize;			/* bytes, multiple of PAGE_SIZE */
+	u64 memlimit;			/* bytes, 0 = none */
+	unsigned long nr_slots;
+	struct rz_slot *table;
+	struct xv_pool *pool;
+
+	/* backing device */
+	struct block_device *bdev;
+	struct rz_bdev_ref bdev_ref;
+	char *backing_path;
+	unsigned long *bdev_bad;	/* slots whose backing write failed */
+	unsigned long bwl;		/* backing_write_limit, 0 = none */
+	atomic_long_t bwl_left;
+
+	struct work_struct compact_work;
+	struct rz_stats stats;
+};
+
+/* ramzswap_comp.c: per-CPU LZ4 state and a bounce page */
+struct rz_stream {
+	local_lock_t lock;
+	void *wrkmem;
+	u8 *cbuf;
+	u8 *bounce;
+};
+
+int rz_streams_init(void);
+void rz_streams_exit(void);
+struct rz_stream *rz_stream_get(void);
+void rz_stream_put(void);
+unsigned int rz_compress(struct rz_stream *s, const void *src,
+			 unsigned int max_len);
+int rz_decompress(const void *src, unsigned int len, void *dst);
+
+/* ramzswap_drv.c */
+extern const struct block_device_operations rz_fops;
+extern struct workqueue_struct *rz_wq;
+int rz_dev_init(struct rz_dev *dev, u64 disksize);
+int rz_dev_reset(struct rz_dev *dev);
+u64 rz_max_disksize(void);
+
+/* ramzswap_bdev.c: the backing device */
+int rz_bdev_module_init(void);
+void rz_bdev_module_exit(void);
+int rz_backing_open(struct rz_dev *dev, const char *path);
+void rz_backing_close(struct rz_dev *dev);
+bool rz_backing_may_write(struct rz_dev *dev);
+void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
+		       const struct bvec_iter *iter, unsigned long index,
+		       bool write);
+
+/* ramzswap_sysfs.c */
+extern const struct attribute_group *rz_attr_groups[];
+
+#endif /* _RAMZSWAP_DRV_H_ */

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ramzswap: settings and statistics in /sys/block/ramzswapN/.
+ *
+ * memlimit and backing_swap are set first; writing disksize initialises the
+ * device; after that those three answer EBUSY until reset.  A rejected
+ * write returns EINVAL (or the error of opening the backing device) and
+ * changes nothing.  The ABI is described in
+ * Documentation/ABI/testing/sysfs-block-ramzswap.
+ */
+#include <linux/ctype.h>
+#include <linux/device.h>
+#include <linux/kernel.h>
+#include <linux/limits.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+
+#include "ramzswap_drv.h"
+
+static struct rz_dev *rz_dev_of(struct device *d)
+{
+	return dev_to_disk(d)->private_data;
+}
+
+/*
+ * Copy a sysfs write into @out (size @size) without its one trailing
+ * newline.  Fails on empty input, embedded NULs or newlines, or overflow.
+ */
+static int rz_get_arg(const char *buf, size_t len, char *out, size_t size)
+{
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (!len || len >= size || strnlen(buf, len) != len ||
+	    memchr(buf, '\n', len))
+		return -EINVAL;
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* Decimal digits only: no sign, no blanks, no base prefix. */
+static int rz_parse_u64(const char *s, u64 *val)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!isdigit(*p))
+			return -EINVAL;
+	/* kstrtoull() reports overflow as -ERANGE */
+	return kstrtoull(s, 10, val) ? -EINVAL : 0;
+}
+
+/* Bytes, with an optional K, M, G or T suffix (powers of 1024). */
+static int rz_parse_size(const char *buf, size_t len, u64 *val)
+{
+	char arg[32];
+	unsigned int shift = 0;
+	size_t n;
+	int err;
+
+	err = rz_get_arg(buf, len, arg, sizeof(arg));
+	if (err)
+		return err;
+	n = strlen(arg);
+	switch (arg[n - 1]) {
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	case 't': case 'T':
+		shift = 40;
+		break;
+	}
+	if (shift) {
+		if (n == 1)
+			return -EINVAL;
+		arg[n - 1] = '\0';
+	}
+	err = rz_parse_u64(arg, val);
+	if (err)
+		return err;
+	if (*val > (U64_MAX >> shift))
+		return -EINVAL;
+	*val <<= shift;
+	return 0;
+}
+
+/* A size setting: parsed, then applied with dev->lock held before init. */
+static ssize_t rz_size_store(struct device *d, const char *buf, size_t len,
+			     int (*apply)(struct rz_dev *dev, u64 val))
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	u64 val;
+	int err;
+
+	err = rz_parse_size(buf, len, &val);
+	if (err)
+		return err;
+	mutex_lock(&dev->lock);
+	err = dev->init_done ? -EBUSY : apply(dev, val);
+	mutex_unlock(&dev->lock);
+	return err ? err : len;
+}
+
+static ssize_t disksize_show(struct device *d, struct device_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(rz_dev_of(d)->disksize));
+}
+
+static ssize_t disksize_store(struct device *d, struct device_attribute *attr,
+			      const char *buf, size_t len)
+{
+	return rz_size_store(d, buf, len, rz_dev_init);
+}
+static DEVICE_ATTR_RW(disksize);
+
+static int rz_set_memlimit(struct rz_dev *dev, u64 limit)
+{
+	/* a limit must leave room for at least one page */
+	if (limit && (limit < PAGE_SIZE || limit > rz_max_disksize()))
+		return -EINVAL;
+	dev->memlimit = round_down(limit, PAGE_SIZE);
+	return 0;
+}
+
+static ssize_t memlimit_show(struct device *d, struct device_attribute *attr,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(rz_dev_of(d)->memlimit));
+}
+
+static ssize_t memlimit_store(struct device *d, struct device_attribute *attr,
+			      const char *buf, size_t len)
+{
+	return rz_size_store(d, buf, len, rz_set_memlimit);
+}
+static DEVICE_ATTR_RW(memlimit);
+
+static ssize_t backing_swap_show(struct device *d,
+				 struct device_attribute *attr, char *buf)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	ssize_t ret;
+
+	mutex_lock(&dev->lock);
+	ret = sysfs_emit(buf, "%s\n",
+			 dev->backing_path ? dev->backing_path : "");
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+static ssize_t backing_swap_store(struct device *d,
+				  struct device_attribute *attr,
+				  const char *buf, size_t len)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	char *path;
+	int err;
+
+	path = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!path)
+		return -ENOMEM;
+	/* an empty line removes the backing device */
+	if (len == 0 || (len == 1 && buf[0] == '\n'))
+		path[0] = '\0';
+	else if (rz_get_arg(buf, len, path, PATH_MAX) || path[0] != '/')
+		goto invalid;
+
+	mutex_lock(&dev->lock);
+	err = 0;
+	if (dev->init_done)
+		err = -EBUSY;
+	else if (path[0])
+		err = rz_backing_open(dev, path);
+	else
+		rz_backing_close(dev);
+	mutex_unlock(&dev->lock);
+	kfree(path);
+	return err ? err : len;
+
+invalid:
+	kfree(path);
+	return -EINVAL;
+}
+static DEVICE_ATTR_RW(backing_swap);
+
+static ssize_t backing_write_limit_show(struct device *d,
+					struct device_attribute *attr,
+					char *buf)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(dev->bwl));
+}
+
+/* A budget in pages; may be set at any time and restarts the count. */
+static ssize_t backing_write_limit_store(struct device *d,
+					 struct device_attribute *attr,
+					 const char *buf, size_t len)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	char arg[32];
+	u64 pages;
+	int err;
+
+	err = rz_get_arg(buf, len, arg, sizeof(arg));
+	if (!err)
+		err = rz_parse_u64(arg, &pages);
+	if (err || pages > LONG_MAX)
+		return -EINVAL;
+	mutex_lock(&dev->lock);
+	atomic_long_set(&dev->bwl_left, pages);
+	WRITE_ONCE(dev->bwl, pages);
+	mutex_unlock(&dev->lock);
+	return len;
+}
+static DEVICE_ATTR_RW(backing_write_limit);
+
+static ssize_t reset_store(struct device *d, struct device_attribute *attr,
+			   const char *buf, size_t len)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	char arg[4];
+	int err;
+
+	err = rz_get_arg(buf, len, arg, sizeof(arg));
+	if (err || strcmp(arg, "1"))
+		return -EINVAL;
+	mutex_lock(&dev->lock);
+	err = rz_dev_reset(dev);
+	mutex_unlock(&dev->lock);
+	return err ? err : len;
+}
+static DEVICE_ATTR_WO(reset);
+
+static ssize_t initstate_show(struct device *d, struct device_attribute *attr,
+			      char *buf)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+
+	/* pairs with the release stores in rz_dev_init() and rz_dev_reset() */
+	return sysfs_emit(buf, "%d\n", smp_load_acquire(&dev->init_done));
+}
+static DEVICE_ATTR_RO(initstate);
+
+static ssize_t stats_show(struct device *d, struct device_attribute *attr,
+			  char *buf)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	struct rz_stats *st = &dev->stats;
+	s64 used = 0, left = -1;
+	ssize_t n = 0;
+
+	mutex_lock(&dev->lock);
+	if (dev->init_done)
+		used = xv_get_total_size_bytes(dev->pool);
+	if (dev->bwl)
+		left = atomic_long_read(&dev->bwl_left);
+
+#define RZ_STAT(name, val) \
+	(n += sysfs_emit_at(buf, n, "%s %lld\n", name, (long long)(val)))
+	RZ_STAT("num_reads", atomic64_read(&st->num_reads));
+	RZ_STAT("num_writes", atomic64_read(&st->num_writes));
+	RZ_STAT("failed_reads", atomic64_read(&st->failed_reads));
+	RZ_STAT("failed_writes", atomic64_read(&st->failed_writes));
+	RZ_STAT("invalid_io", atomic64_read(&st->invalid_io));
+	RZ_STAT("notify_free", atomic64_read(&st->notify_free));
+	RZ_STAT("same_pages", atomic64_read(&st->same_pages));
+	RZ_STAT("pages_stored", atomic64_read(&st->pages_stored));
+	RZ_STAT("pages_expand", atomic64_read(&st->pages_expand));
+	RZ_STAT("good_compress", atomic64_read(&st->good_compress));
+	RZ_STAT("orig_data_size",
+		atomic64_read(&st->pages_stored) << PAGE_SHIFT);
+	RZ_STAT("compr_data_size", atomic64_read(&st->compr_data_size));
+	RZ_STAT("mem_used_total", used);
+	RZ_STAT("mem_used_max", max(atomic64_read(&st->mem_used_max), used));
+	RZ_STAT("bdev_num_reads", atomic64_read(&st->bdev_num_reads));
+	RZ_STAT("bdev_num_writes", atomic64_read(&st->bdev_num_writes));
+	RZ_STAT("backing_write_limit_left", left);
+#undef RZ_STAT
+	mutex_unlock(&dev->lock);
+	return n;
+}
+static DEVICE_ATTR_RO(stats);
+
+static struct attribute *rz_attrs[] = {
+	&dev_attr_disksize.attr,
+	&dev_attr_memlimit.attr,
+	&dev_attr_backing_swap.attr,
+	&dev_attr_backing_write_limit.attr,
+	&dev_attr_reset.attr,
+	&dev_attr_initstate.attr,
+	&dev_attr_stats.attr,
+	NULL,
+};
+
+static const struct attribute_group rz_attr_group = {
+	.attrs = rz_attrs,
+};
+
+const struct attribute_group *rz_attr_groups[] = {
+	&rz_attr_group,
+	NULL,
+};
