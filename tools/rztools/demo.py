@@ -68,6 +68,9 @@ def demo(arch_name: str, kernel: str, mem: str, workload_mib: int) -> None:
             raise DemoFailed("the init script did not put /dev/ramzswap0 in /proc/swaps")
         show(con, "ramzswap-setup status")
         show(con, "free -m")
+        if not workload_mib:
+            total_kib = int(show(con, "awk '/^MemTotal/ {print $2}' /proc/meminfo"))
+            workload_mib = total_kib * 6 // 5 // 1024  # 1.2 x RAM: it must go through swap
         out = show(con, f"rzscan --data mixed --mode cyclic {workload_mib} 2", timeout=1800)
         result = json.loads(out.strip().splitlines()[-1])
         show(con, "free -m")
@@ -94,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", default=DEFAULT_ARCH)
     ap.add_argument("--kernel", default=DEFAULT_KERNEL)
     ap.add_argument("--mem", default="256M")
-    ap.add_argument("--workload-mib", type=int, default=320,
-                    help="anonymous memory rzscan fills and scans (default 1.25x RAM)")
+    ap.add_argument("--workload-mib", type=int, default=0,
+                    help="anonymous memory rzscan fills and scans (default 1.2 x MemTotal)")
     a = ap.parse_args(argv)
     try:
         demo(a.arch, a.kernel, a.mem, a.workload_mib)
