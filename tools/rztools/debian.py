@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -85,6 +86,7 @@ class AptTree:
             "Acquire::Languages": "none",
             "Acquire::Retries": "3",
             "APT::Get::AllowUnauthenticated": "false",
+            "APT::Sandbox::User": "root",
         }
         out = []
         for key, value in opts.items():
@@ -109,8 +111,19 @@ class AptTree:
         stamp = self.root / "updated"
         fresh = stamp.exists() and time.time() - stamp.stat().st_mtime < max_age
         if not fresh:
-            retry(f"apt-get update ({self.arch}, {', '.join(self.suites)})",
-                  lambda: self._apt("apt-get", "update"))
+            try:
+                retry(f"apt-get update ({self.arch}, {', '.join(self.suites)})",
+                      lambda: self._apt("apt-get", "update"))
+            except AptError:
+                # a point-release suite (-updates, -security) mid-sync must not stop us:
+                # the base suite alone still has a complete, signed set of packages
+                last = self._apt("apt-get", "update")
+                failed = re.findall(r"Failed to fetch (\S+)", last.stderr)
+                if last.returncode != 0 and (not failed or not all(
+                        re.search(r"-(security|updates)/", url) for url in failed)):
+                    raise
+                print(f"    apt: ignoring indexes mid-sync: {' '.join(failed)}",
+                      file=sys.stderr)
             stamp.write_text("")
         self._updated = True
 
