@@ -26,7 +26,6 @@ from rztools.qemu import Machine, Vm, backing_file, choose_accel  # noqa: E402
 LOGS = REPO / "out" / "logs"
 OOPS_RE = re.compile(r"BUG:|Oops|WARNING:|general protection|Call Trace|Kernel panic|"
                      r"sleeping function called from invalid context")
-UNAME = {"x86_64": "x86_64", "aarch64": "aarch64", "arm": "armv7l"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

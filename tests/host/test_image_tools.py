@@ -2,14 +2,15 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import REPO
 from rztools import kmods
 from rztools.debian import AptError, sources_list
 from rztools.qemu import Machine, command, parse_size
 from rztools.targets import ARCHES, UnknownTarget, abi_key, kbuild_package, lookup
 
+REPO = Path(__file__).resolve().parents[2]
 DEP = """kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko
 kernel/fs/jbd2/jbd2.ko:
 kernel/fs/mbcache.ko:

@@ -3,15 +3,15 @@
 import time
 
 import pytest
-from conftest import UNAME
 from rztools.console import ConsoleTimeout
 from rztools.qemu import parse_size
+from rztools.targets import ARCHES
 
 
 def test_uname_reports_the_arch(target, arch):
     out = target.check("uname -m")
-    if arch in UNAME:
-        assert out == UNAME[arch]
+    if arch in ARCHES:
+        assert out == ARCHES[arch].uname
     else:
         assert out  # a board: whatever it is, it answered
 

@@ -20,17 +20,18 @@ class Arch:
     console: str          # serial console device in the guest
     cross: str            # CROSS_COMPILE prefix ('' for native)
     kbuild_arch: str      # ARCH= for kbuild
+    uname: str            # what `uname -m` says in the guest
 
 
 ARCHES: dict[str, Arch] = {
     "x86_64": Arch("x86_64", "amd64", "amd64", "qemu-system-x86_64", ["-M", "pc"],
-                   "ttyS0", "", "x86"),
+                   "ttyS0", "", "x86", "x86_64"),
     "aarch64": Arch("aarch64", "arm64", "arm64", "qemu-system-aarch64",
                     ["-M", "virt", "-cpu", "cortex-a57"], "ttyAMA0",
-                    "aarch64-linux-gnu-", "arm64"),
+                    "aarch64-linux-gnu-", "arm64", "aarch64"),
     "arm": Arch("arm", "armhf", "armmp-lpae", "qemu-system-arm",
                 ["-M", "virt,highmem=off", "-cpu", "cortex-a15"], "ttyAMA0",
-                "arm-linux-gnueabihf-", "arm"),
+                "arm-linux-gnueabihf-", "arm", "armv7l"),
 }
 
 
