@@ -12,6 +12,7 @@ $RAMZSWAP_CACHE); each step is redone only when its inputs changed.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gzip
 import hashlib
 import json
@@ -331,16 +332,30 @@ def build_initrd(arch: Arch, kernel: Kernel, out: Path) -> Path:
     return initrd
 
 
+# the host modules whose code decides what goes into the image (not every tool in rztools:
+# an edit to a benchmark must not rebuild everyone's image)
+IMAGE_CODE = ("image.py", "kmods.py", "debian.py", "targets.py", "qemu.py")
+
+
 def build(arch_name: str, kernel_name: str) -> Path:
-    """Build (or bring up to date) out/<arch>-<kernel>/ and return its manifest path."""
+    """Build (or bring up to date) out/<arch>-<kernel>/ and return its manifest path.
+
+    Builds of one image are serialised with a lock file: several test runs and
+    benchmarks share the work tree, and two builds rewriting one rootfs break both."""
     arch, series = lookup(arch_name, kernel_name)
     out = REPO / "out" / f"{arch.name}-{series.name}"
     out.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(arch, series, out)
+
+
+def _build(arch: Arch, series: KernelSeries, out: Path) -> Path:
     kernel = fetch_kernel(arch, series)
     module = build_module(arch, kernel, out)
     rzscan = build_rzscan(arch, out)
     inputs = tree_hash(REPO / "overlay", REPO / "ramzswap-setup" / "ramzswap_setup",
-                       TESTIMAGE, Path(__file__).parent,
+                       TESTIMAGE, *(Path(__file__).parent / f for f in IMAGE_CODE),
                        extra=f"{kernel.release}:{module and tree_hash(module)}:"
                              f"{rzscan and tree_hash(rzscan)}:{','.join(ROOT_PACKAGES)}")
     manifest_path = out / "manifest.json"
