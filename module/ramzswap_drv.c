@@ -17,6 +17,7 @@
 #include <linux/bit_spinlock.h>	/* after highmem.h: needs cpu_relax() */
 #include <linux/init.h>
 #include <linux/kernel.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
@@ -696,7 +697,7 @@ static int rz_init_from_params(struct rz_dev *dev)
 			disksize = (u64)rz_bdev_nr_sectors(dev->bdev) <<
 				   SECTOR_SHIFT;
 		if (!memlimit)
-			memlimit = min(ram * 15 / 100, disksize);
+			memlimit = min(div_u64(ram * 15, 100), disksize);
 	} else if (!disksize) {
 		disksize = ram / 4;
 	}
