@@ -21,6 +21,8 @@
  *         blk_alloc_disk(&limits, node) returns an ERR_PTR
  *   6.10  bdev_fput()
  *   6.11  queue features (BLK_FEAT_*) in the limits replace queue flags
+ *   7.x   kvzalloc_obj() and family, which checkpatch asks for (looked for
+ *         as a macro rather than assumed by version)
  * ->swap_slot_free_notify() is present from 2.6.35 to at least 7.3; Kbuild
  * looks for it in the headers and defines RZ_HAVE_SLOT_FREE_NOTIFY.
  */
@@ -33,6 +35,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/slab.h>
 
 /* Kbuild passes the kernel's version as major * 100 + minor, e.g. 601. */
 #ifndef RZ_KVER
@@ -51,6 +54,15 @@
 /* the only short-lived mapping these kernels have */
 #define rz_kmap_local		kmap_atomic
 #define rz_kunmap_local		kunmap_atomic
+#endif
+
+/* ---- allocation --------------------------------------------------------- */
+
+/* One zeroed object of the type @p points to, vmalloc'ed if need be. */
+#ifdef kvzalloc_obj
+#define rz_kvzalloc_obj(p)	kvzalloc_obj(*(p), GFP_KERNEL)
+#else
+#define rz_kvzalloc_obj(p)	kvzalloc(sizeof(*(p)), GFP_KERNEL)
 #endif
 
 /* ---- bios --------------------------------------------------------------- */

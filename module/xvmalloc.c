@@ -462,7 +462,7 @@ struct xv_pool *xv_create_pool(void)
 	BUILD_BUG_ON(PAGE_SIZE - 1 > 0xffff);
 	BUILD_BUG_ON(XV_MAX_ALLOC_SIZE + XV_HDR_SIZE != PAGE_SIZE);
 
-	pool = kvzalloc(sizeof(*pool), GFP_KERNEL);
+	pool = rz_kvzalloc_obj(pool);
 	if (!pool)
 		return NULL;
 	spin_lock_init(&pool->lock);

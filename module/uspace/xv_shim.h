@@ -152,7 +152,7 @@ void xvu_unmap(void *addr);
 #define page_private(p)			((p)->private)
 #define set_page_private(p, v)		((p)->private = (v))
 
-#define kvzalloc(size, gfp)		calloc(1, (size))
+#define rz_kvzalloc_obj(p)		calloc(1, sizeof(*(p)))
 #define kvfree(p)			free(p)
 
 #endif /* _XV_SHIM_H_ */
