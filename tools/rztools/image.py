@@ -289,9 +289,11 @@ def assemble_rootfs(arch: Arch, kernel: Kernel, out: Path, module: Path | None,
              str(root / "usr" / "lib" / "python3" / "dist-packages")], "python compileall")
     image = out / "rootfs.ext4"
     with step("writing rootfs.ext4"):
-        image.unlink(missing_ok=True)
+        tmp = out / "rootfs.ext4.tmp"
+        tmp.unlink(missing_ok=True)
         run(["mke2fs", "-q", "-t", "ext4", "-L", "rzroot", "-d", str(root), "-F",
-             str(image), f"{ROOTFS_MB}M"], "mke2fs")
+             str(tmp), f"{ROOTFS_MB}M"], "mke2fs")
+        publish(tmp, image)
     return image
 
 
@@ -328,7 +330,9 @@ def build_initrd(arch: Arch, kernel: Kernel, out: Path) -> Path:
         if res.returncode != 0:
             raise BuildError(f"cpio failed: {res.stderr.decode().strip()}")
         initrd = out / "initrd.img"
-        initrd.write_bytes(gzip.compress(res.stdout, compresslevel=6))
+        tmp = out / "initrd.img.tmp"
+        tmp.write_bytes(gzip.compress(res.stdout, compresslevel=6))
+        publish(tmp, initrd)
     return initrd
 
 
@@ -350,6 +354,11 @@ def build(arch_name: str, kernel_name: str) -> Path:
         return _build(arch, series, out)
 
 
+def publish(tmp: Path, final: Path) -> None:
+    """Replace a file by renaming, so a QEMU still reading the old one keeps it whole."""
+    os.replace(tmp, final)
+
+
 def _build(arch: Arch, series: KernelSeries, out: Path) -> Path:
     kernel = fetch_kernel(arch, series)
     module = build_module(arch, kernel, out)
@@ -367,7 +376,8 @@ def _build(arch: Arch, series: KernelSeries, out: Path) -> Path:
     rootfs = assemble_rootfs(arch, kernel, out, module, rzscan)
     initrd = build_initrd(arch, kernel, out)
     vmlinuz = out / "vmlinuz"
-    shutil.copy2(kernel.vmlinuz, vmlinuz)
+    shutil.copy2(kernel.vmlinuz, out / "vmlinuz.tmp")
+    publish(out / "vmlinuz.tmp", vmlinuz)
     manifest = {
         "arch": arch.name,
         "kernel_series": series.name,
