@@ -7,7 +7,7 @@ PACKAGES="make gcc libc6-dev bc flex bison libelf-dev libssl-dev dwarves kmod cp
 zstd xz-utils rsync e2fsprogs dpkg-dev debian-archive-keyring mmdebstrap \
 qemu-system-x86 qemu-system-arm qemu-utils gcc-aarch64-linux-gnu \
 gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
-python3 python3-venv bmap-tools shellcheck"
+python3 python3-venv bmap-tools shellcheck file mount"
 
 missing=""
 for p in $PACKAGES; do
