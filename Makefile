@@ -62,6 +62,9 @@ test-target: deps
 lint: deps
 	@$(VENV)/bin/ruff check .
 
+check-kernels: deps
+	@$(PY) -m rztools.check_kernels
+
 clean:
 	rm -rf out
 
