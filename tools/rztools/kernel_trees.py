@@ -15,6 +15,7 @@ A file lock next to each tree keeps two runs from preparing it at once.
 from __future__ import annotations
 
 import fcntl
+import functools
 import re
 import shutil
 import subprocess
@@ -83,7 +84,8 @@ def headers(spec: HeaderSpec) -> KernelTree:
     tree = debian.AptTree(cache, arch.debian, spec.suites)
     host = debian.AptTree(cache, "amd64", spec.suites)
     rx = rf"linux-headers-({spec.abi_re})-{re.escape(arch.flavour)}"
-    names = tree.package_names(rx)
+    with step(f"looking up Debian's {spec.series} headers for {arch.debian}"):
+        names = tree.package_names(rx)
     if not names:
         raise BuildError(f"no {spec.series} headers for {arch.debian} in {', '.join(spec.suites)}")
     abi = max((re.fullmatch(rx, n).group(1) for n in names), key=abi_key)
@@ -108,7 +110,8 @@ def headers(spec: HeaderSpec) -> KernelTree:
 def newest_source() -> tuple[str, str]:
     """(package, version) of the newest linux-source-X.Y in SOURCE_SUITES."""
     tree = debian.AptTree(cache_dir(), "amd64", SOURCE_SUITES)
-    names = tree.package_names(r"linux-source-\d+\.\d+")
+    with step(f"looking up the newest linux-source in {', '.join(SOURCE_SUITES)}"):
+        names = tree.package_names(r"linux-source-\d+\.\d+")
     if not names:
         raise BuildError(f"no linux-source-* package in {', '.join(SOURCE_SUITES)}")
     best = max(names, key=lambda n: abi_key(n.removeprefix("linux-source-")))
@@ -120,6 +123,7 @@ def gcc_version() -> str:
     return res.stdout.splitlines()[0] if res.returncode == 0 else "no gcc"
 
 
+@functools.cache
 def source() -> KernelTree:
     """The newest linux-source tree, configured and modules_prepare'd (cached)."""
     package, version = newest_source()
