@@ -82,6 +82,8 @@ class ScriptedPeer(threading.Thread):
         self.send(b"[    0.000000] Linux version 6.1.0\r\n" + self.noise)
         if self.login:
             self.send(b"\r\nWelcome\r\nramzswap-test login: ")
+        else:
+            self.send(b"\r\n~ # ")
         buf = b""
         try:
             while True:
@@ -235,3 +237,14 @@ def test_write_file_round_trips(pty_shell, tmp_path):
     dest = tmp_path / "copy.bin"
     con.write_file(str(dest), data)
     assert dest.read_bytes() == data
+
+
+def test_no_typing_while_the_target_is_still_booting():
+    from rztools.console import should_poke
+
+    assert not should_poke(b"[    2.1] virtio_blk virtio1: [vda]\r\n", 2.5, 10)  # mid-boot
+    assert not should_poke(b"~ # ", 1.0, 10)  # still talking
+    assert not should_poke(b"~ # ", 5.0, 1.0)  # just poked
+    assert should_poke(b"", 2.5, 10)  # silent line: a board waiting at a prompt
+    assert should_poke(b"\r\n~ # \x1b[6n", 2.5, 10)  # busybox prompt + cursor query
+    assert should_poke(b"some banner\r\n", 25.0, 10)  # unknown prompt, long quiet

@@ -75,6 +75,20 @@ def open_port(url: str, baudrate: int = 115200, connect_timeout: float = 30.0) -
             time.sleep(0.2)
 
 
+ANSI_RE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+PROMPT_END_RE = re.compile(rb"[#$>%] ?$")
+
+
+def should_poke(tail: bytes, quiet_for: float, since_poke: float) -> bool:
+    """Whether to type a probe while waiting for a shell: when the line has gone quiet
+    after nothing at all or after something that ends like a prompt, or has been quiet
+    for long (an unknown prompt); never more often than every 3 s."""
+    if since_poke < 3.0 or quiet_for < 2.0:
+        return False
+    text = ANSI_RE.sub(b"", tail).rstrip(b"\r\n") if tail else b""
+    return not tail or bool(PROMPT_END_RE.search(text)) or quiet_for > 20.0
+
+
 class Console:
     def __init__(self, port: Port, log: BinaryIO | Path | str | None = None,
                  timeout_scale: float = 1.0, user: str = "root",
@@ -162,12 +176,14 @@ class Console:
     def wait_for_shell(self, timeout: float = 120.0) -> None:
         """Wait for boot, log in when a login prompt appears, and make the shell quiet.
 
-        Works on a fresh boot (login prompt) and on a console already at a shell."""
+        Works on a fresh boot (login prompt) and on a console already at a shell.  Nothing
+        is typed while the target is still talking: some UARTs (QEMU's PL011) lose input
+        that arrives before the getty is listening."""
         limit = timeout * self.timeout_scale
         deadline = time.monotonic() + limit
         probe = self._marker()
         probe_re = re.compile(re.escape(f"{probe}-R").encode())
-        poke_at = time.monotonic() + 3.0
+        last_rx = last_poke = time.monotonic()
         while True:
             for rx, action in ((LOGIN_RE, "login"), (PASSWORD_RE, "password"),
                                (probe_re, "shell")):
@@ -183,15 +199,16 @@ class Console:
                 else:
                     self._setup_shell()
                     return
-                poke_at = time.monotonic() + 1.0
+                last_poke = time.monotonic()
             now = time.monotonic()
             if now > deadline:
                 raise ConsoleTimeout(f"no shell within {limit:.0f}s\n{self.tail()}")
-            if now > poke_at:
+            if should_poke(bytes(self.seen[-200:]), now - last_rx, now - last_poke):
                 # a prompt may already be there (board left logged in): ask the shell
                 self.send(f"\nprintf '%s-R\\n' {probe}\n")
-                poke_at = now + 3.0
-            self._read_some()
+                last_poke = now
+            if self._read_some():
+                last_rx = time.monotonic()
 
     def _setup_shell(self) -> None:
         self.run("stty -echo -onlcr cols 400 2>/dev/null; export PS1='rz# ' PAGER=cat; "
