@@ -172,17 +172,23 @@ def base_rootfs(arch: Arch) -> Path:
     return path / "root"
 
 
-def busybox_applets(arch: Arch) -> list[str]:
-    """Applet paths of Debian's busybox, listed by running the host's build of it."""
-    tree = debian.AptTree(cache_dir(), "amd64", ["bookworm"])
-    dest = cache_dir() / "busybox-host"
-    stamp = Stamp(dest, tree.version("busybox"))
+def busybox_binary(debian_arch: str, package: str) -> Path:
+    """Debian's busybox (or busybox-static) for an architecture, unpacked once."""
+    tree = debian.AptTree(cache_dir(), debian_arch, ["bookworm"])
+    dest = cache_dir() / package / debian_arch
+    stamp = Stamp(dest, tree.version(package))
     if not stamp.fresh():
         stamp.reset()
-        debian.extract(tree.download("busybox"), dest)
+        debian.extract(tree.download(package), dest)
         stamp.done()
-    binary = next(p for p in (dest / "bin" / "busybox", dest / "usr" / "bin" / "busybox")
-                  if p.exists())
+    return next(p for p in (dest / "bin" / "busybox", dest / "usr" / "bin" / "busybox")
+                if p.exists())
+
+
+def busybox_applets() -> list[str]:
+    """Applet paths of Debian's busybox, listed by running the host's build of it
+    (every architecture's package has the same applets)."""
+    binary = busybox_binary("amd64", "busybox")
     return run([str(binary), "--list-full"], "busybox --list-full").split()
 
 
@@ -258,7 +264,7 @@ def assemble_rootfs(arch: Arch, kernel: Kernel, out: Path, module: Path | None,
         shutil.rmtree(root / "dev")
         for p in PRUNE:
             shutil.rmtree(root / p, ignore_errors=True)
-        symlink_applets(root, busybox_applets(arch))
+        symlink_applets(root, busybox_applets())
         sbin_init = root / "sbin" / "init"
         if not sbin_init.exists():
             sbin_init.symlink_to("/bin/busybox")
@@ -298,19 +304,11 @@ def assemble_rootfs(arch: Arch, kernel: Kernel, out: Path, module: Path | None,
 
 
 def build_initrd(arch: Arch, kernel: Kernel, out: Path) -> Path:
-    tree = debian.AptTree(cache_dir(), arch.debian, ["bookworm"])
     work = out / "build" / "initrd"
     with step("writing initrd"):
         if work.exists():
             shutil.rmtree(work)
-        bb = cache_dir() / "busybox-static" / arch.debian
-        stamp = Stamp(bb, tree.version("busybox-static"))
-        if not stamp.fresh():
-            stamp.reset()
-            debian.extract(tree.download("busybox-static"), bb)
-            stamp.done()
-        binary = next(p for p in (bb / "bin" / "busybox", bb / "usr" / "bin" / "busybox")
-                      if p.exists())
+        binary = busybox_binary(arch.debian, "busybox-static")
         (work / "bin").mkdir(parents=True)
         shutil.copy2(binary, work / "bin" / "busybox")
         for applet in ("sh", "mount", "umount", "insmod", "sleep", "cat", "mkdir",
