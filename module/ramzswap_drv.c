@@ -103,6 +103,7 @@ static void rz_account(struct rz_dev *dev, const struct rz_slot *e, int sign)
 		atomic64_add(sign * (s64)PAGE_SIZE, &st->compr_data_size);
 		break;
 	case RZ_COMP:
+	case RZ_SPLIT:
 		if (len <= PAGE_SIZE / 2)
 			atomic64_add(sign, &st->good_compress);
 		atomic64_add(sign * (s64)len, &st->compr_data_size);
@@ -111,6 +112,30 @@ static void rz_account(struct rz_dev *dev, const struct rz_slot *e, int sign)
 		return;		/* empty or on the backing device */
 	}
 	atomic64_add(sign, &st->pages_stored);
+}
+
+/* Copy @len bytes from @src into the object at (@page, @off). */
+static void rz_obj_write(struct page *page, u32 off, const void *src, u32 len)
+{
+	u8 *p = rz_kmap_local(page);
+
+	memcpy(p + off, src, len);
+	rz_kunmap_local(p);
+}
+
+/* Copy @len bytes of the object at (@page, @off) to @dst. */
+static void rz_obj_read(struct page *page, u32 off, void *dst, u32 len)
+{
+	u8 *p = rz_kmap_local(page);
+
+	memcpy(dst, p + off, len);
+	rz_kunmap_local(p);
+}
+
+/* The link at the start of the first object of a split page. */
+static void rz_get_link(struct page *page, u32 off, struct rz_link *link)
+{
+	rz_obj_read(page, off, link, RZ_LINK_SIZE);
 }
 
 /* Give back the storage of an entry taken out of its slot. */
@@ -123,7 +148,15 @@ static void rz_release(struct rz_dev *dev, const struct rz_slot *e)
 	case RZ_HUGE:
 		xv_free_raw(dev->pool, (struct page *)e->data);
 		break;
+	case RZ_SPLIT:
 	case RZ_COMP:
+		if (rz_slot_state(e) == RZ_SPLIT) {
+			struct rz_link link;
+
+			rz_get_link((struct page *)e->data, rz_slot_off(e),
+				    &link);
+			xv_free(dev->pool, link.page, link.off);
+		}
 		xv_free(dev->pool, (struct page *)e->data, rz_slot_off(e));
 		/* no compaction once reset has begun (its release store) */
 		live = smp_load_acquire(&dev->init_done);
@@ -150,23 +183,47 @@ static bool rz_move(void *ctx, u32 tag, struct page *src_page, u32 src_off,
 		    struct page *dst_page, u32 dst_off)
 {
 	struct rz_dev *dev = ctx;
+	struct rz_link link;
+	enum rz_state state;
 	struct rz_slot *s;
 	bool moved = false;
+	u32 len;
 
 	if (tag >= dev->nr_slots)
 		return false;
 	s = &dev->table[tag];
 	rz_slot_lock(s);
-	if (rz_slot_state(s) == RZ_COMP &&
-	    s->data == (unsigned long)src_page && rz_slot_off(s) == src_off) {
-		u32 len = rz_slot_len(s);
-
+	state = rz_slot_state(s);
+	if (state != RZ_COMP && state != RZ_SPLIT)
+		goto out;
+	len = rz_slot_len(s);
+	if (s->data == (unsigned long)src_page && rz_slot_off(s) == src_off) {
+		/* the object the slot points to (with its link if split) */
+		if (state == RZ_SPLIT) {
+			rz_get_link(src_page, src_off, &link);
+			len = RZ_LINK_SIZE + len - link.len;
+		}
 		xv_copy_object(dst_page, dst_off, src_page, src_off, len);
 		s->data = (unsigned long)dst_page;
-		s->flags = rz_slot_flags(RZ_COMP, dst_off, len) |
+		s->flags = rz_slot_flags(state, dst_off, rz_slot_len(s)) |
 			   BIT(RZ_LOCK_BIT);
 		moved = true;
+	} else if (state == RZ_SPLIT) {
+		/* perhaps the second object: the link says */
+		struct page *first = (struct page *)s->data;
+
+		rz_get_link(first, rz_slot_off(s), &link);
+		if (link.page == src_page && link.off == src_off) {
+			xv_copy_object(dst_page, dst_off, src_page, src_off,
+				       link.len);
+			link.page = dst_page;
+			link.off = dst_off;
+			rz_obj_write(first, rz_slot_off(s), &link,
+				     RZ_LINK_SIZE);
+			moved = true;
+		}
 	}
+out:
 	rz_slot_unlock(s);
 	return moved;
 }
@@ -223,154 +280,144 @@ static bool rz_same_filled(const void *page, unsigned long *word)
 
 /* ---- write ---------------------------------------------------------------- */
 
-/* Storage obtained outside the stream lock, after a fast attempt failed. */
-struct rz_prealloc {
-	struct page *page;
-	u32 off;
-	u32 cap;	/* object capacity, or PAGE_SIZE for a raw page */
-};
-
-static void rz_prealloc_drop(struct rz_dev *dev, struct rz_prealloc *pre)
-{
-	if (!pre->page)
-		return;
-	if (pre->cap == PAGE_SIZE)
-		xv_free_raw(dev->pool, pre->page);
-	else
-		xv_free(dev->pool, pre->page, pre->off);
-	pre->page = NULL;
-}
-
 /*
- * Store @src (one page, mapped) compressed into @cbuf with length @clen
- * (0: incompressible) as a new entry for slot @index.  Uses @pre when it
- * fits, else allocates without sleeping.  Returns 0 or the pool's error.
+ * Finish a split store: the first part, @len bytes after the link, is in
+ * (@page, @off); put the rest in an object of its own.
  */
-static int rz_store(struct rz_dev *dev, unsigned long index, const void *src,
-		    const u8 *cbuf, unsigned int clen, struct rz_prealloc *pre,
-		    struct rz_slot *e)
+static int rz_store_split(struct rz_dev *dev, unsigned long index,
+			  const u8 *cbuf, unsigned int clen, struct page *page,
+			  u32 off, u32 len, struct rz_slot *e)
 {
-	struct page *page;
-	u32 off = 0;
-	void *dst;
-	int err = 0;
+	struct rz_link link = { .len = clen - len };
+	u32 off2;
+	int err;
 
-	if (!clen) {
-		if (pre->page && pre->cap == PAGE_SIZE) {
-			page = pre->page;
-			pre->page = NULL;
-		} else {
-			page = xv_alloc_raw(dev->pool, RZ_GFP_FAST, &err);
-			if (!page)
-				return err;
-		}
-		dst = rz_kmap_local(page);
-		memcpy(dst, src, PAGE_SIZE);
-		rz_kunmap_local(dst);
-		e->flags = rz_slot_flags(RZ_HUGE, 0, PAGE_SIZE);
-	} else {
-		if (pre->page && pre->cap != PAGE_SIZE && pre->cap >= clen) {
-			page = pre->page;
-			off = pre->off;
-			pre->page = NULL;
-		} else {
-			err = xv_malloc(dev->pool, clen, index, &page, &off,
-					RZ_GFP_FAST);
-			if (err)
-				return err;
-		}
-		dst = rz_kmap_local(page);
-		memcpy(dst + off, cbuf, clen);
-		rz_kunmap_local(dst);
-		e->flags = rz_slot_flags(RZ_COMP, off, clen);
+	err = xv_malloc(dev->pool, link.len, index, &link.page, &off2,
+			RZ_GFP_FAST);
+	if (err) {
+		xv_free(dev->pool, page, off);
+		return err;
 	}
+	link.off = off2;
+	rz_obj_write(link.page, link.off, cbuf + len, link.len);
+	rz_obj_write(page, off, &link, RZ_LINK_SIZE);
+	rz_obj_write(page, off + RZ_LINK_SIZE, cbuf, len);
+	e->flags = rz_slot_flags(RZ_SPLIT, off, clen);
 	e->data = (unsigned long)page;
 	return 0;
 }
 
-enum rz_wr_result { RZ_WR_STORED, RZ_WR_FORWARD, RZ_WR_NOMEM, RZ_WR_FULL };
+/*
+ * Store one page as entry @e for slot @index, without sleeping: @src is the
+ * page, @cbuf its compressed form of @clen bytes (0: store it whole).
+ * Returns 0 or the pool's error.
+ */
+static int rz_store(struct rz_dev *dev, unsigned long index, const void *src,
+		    const u8 *cbuf, unsigned int clen, struct rz_slot *e)
+{
+	struct page *page;
+	u32 off, len;
+	int err = 0;
+
+	if (!clen) {
+		page = xv_alloc_raw(dev->pool, RZ_GFP_FAST, &err);
+		if (!page)
+			return err;
+		rz_obj_write(page, 0, src, PAGE_SIZE);
+		e->flags = rz_slot_flags(RZ_HUGE, 0, PAGE_SIZE);
+		e->data = (unsigned long)page;
+		return 0;
+	}
+	if (clen > RZ_SPLIT_LEN) {
+		/* whole if a free block takes it, else fill the largest one */
+		if (!xv_malloc_part(dev->pool, clen, clen, index, &page, &off,
+				    &len))
+			goto whole;
+		if (!xv_malloc_part(dev->pool, RZ_LINK_SIZE + RZ_SPLIT_HEAD,
+				    RZ_LINK_SIZE + clen - RZ_SPLIT_TAIL, index,
+				    &page, &off, &len))
+			return rz_store_split(dev, index, cbuf, clen, page, off,
+					      len - RZ_LINK_SIZE, e);
+	}
+	err = xv_malloc(dev->pool, clen, index, &page, &off, RZ_GFP_FAST);
+	if (err)
+		return err;
+whole:
+	rz_obj_write(page, off, cbuf, clen);
+	e->flags = rz_slot_flags(RZ_COMP, off, clen);
+	e->data = (unsigned long)page;
+	return 0;
+}
+
+/*
+ * Compress the page at @b into a new entry for slot @index, or decide to
+ * forward it.  -ENOMEM means no page could be had without sleeping.
+ */
+static int rz_compress_page(struct rz_dev *dev, struct rz_blk *b,
+			    unsigned long index, struct rz_slot *e,
+			    bool *forward)
+{
+	struct rz_stream *s = rz_stream_get();
+	unsigned long word;
+	unsigned int clen;
+	u8 *map = NULL;
+	const u8 *src;
+	int err = 0;
+
+	if (b->whole) {
+		map = rz_kmap_local(b->bv.bv_page);
+		src = map + b->bv.bv_offset;
+	} else {
+		rz_blk_copy(b, s->bounce, false);
+		src = s->bounce;
+	}
+
+	*forward = false;
+	if (rz_same_filled(src, &word)) {
+		e->flags = rz_slot_flags(RZ_SAME, 0, 0);
+		e->data = word;
+	} else {
+		clen = rz_compress(s, src, RZ_MAX_ZPAGE);
+		if (dev->bdev && (!clen || clen > RZ_MAX_ZPAGE_BDEV) &&
+		    rz_backing_may_write(dev))
+			*forward = true;
+		else
+			err = rz_store(dev, index, src, s->cbuf, clen, e);
+	}
+	if (map)
+		rz_kunmap_local(map);
+	rz_stream_put();
+	return err;
+}
 
 static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
 			 unsigned long index)
 {
-	struct rz_prealloc pre = { NULL };
 	struct rz_slot new = { 0 }, old;
-	bool slept = false;
-	unsigned int clen = 0;
-	int res, err = 0;
+	bool forward;
+	int err;
 
-	for (;;) {
-		struct rz_stream *s = rz_stream_get();
-		unsigned long word;
-		u8 *map = NULL;
-		const u8 *src;
-
-		if (b->whole) {
-			map = rz_kmap_local(b->bv.bv_page);
-			src = map + b->bv.bv_offset;
-		} else {
-			rz_blk_copy(b, s->bounce, false);
-			src = s->bounce;
-		}
-
-		if (rz_same_filled(src, &word)) {
-			new.flags = rz_slot_flags(RZ_SAME, 0, 0);
-			new.data = word;
-			res = RZ_WR_STORED;
-		} else {
-			clen = rz_compress(s, src, RZ_MAX_ZPAGE);
-			if (dev->bdev && (!clen || clen > RZ_MAX_ZPAGE_BDEV) &&
-			    rz_backing_may_write(dev)) {
-				res = RZ_WR_FORWARD;
-			} else {
-				err = rz_store(dev, index, src, s->cbuf, clen,
-					       &pre, &new);
-				res = !err ? RZ_WR_STORED :
-				      err == -ENOMEM ? RZ_WR_NOMEM : RZ_WR_FULL;
-			}
-		}
-		if (map)
-			rz_kunmap_local(map);
-		rz_stream_put();
-		rz_prealloc_drop(dev, &pre);
-
-		if (res != RZ_WR_NOMEM || slept)
-			break;
-		/* no free page right now: try once more, allowed to reclaim */
-		slept = true;
-		if (!clen) {
-			pre.page = xv_alloc_raw(dev->pool, RZ_GFP_SLOW, &err);
-			pre.cap = PAGE_SIZE;
-		} else {
-			err = xv_malloc(dev->pool, clen, index, &pre.page,
-					&pre.off, RZ_GFP_SLOW);
-			if (!err)
-				pre.cap = xv_object_capacity(pre.page, pre.off);
-		}
-		if (!pre.page) {
-			res = err == -ENOSPC ? RZ_WR_FULL : RZ_WR_NOMEM;
-			break;
-		}
+	err = rz_compress_page(dev, b, index, &new, &forward);
+	if (err == -ENOMEM && !xv_add_spare(dev->pool, RZ_GFP_SLOW)) {
+		/* pages put aside while allowed to sleep: once more */
+		err = rz_compress_page(dev, b, index, &new, &forward);
 	}
-
-	if ((res == RZ_WR_NOMEM || res == RZ_WR_FULL) && dev->bdev &&
-	    rz_backing_may_write(dev))
-		res = RZ_WR_FORWARD;
-
-	switch (res) {
-	case RZ_WR_FORWARD:
-		rz_backing_submit(dev, b->bio, &b->iter, index, true);
-		new.flags = rz_slot_flags(RZ_BDEV, 0, 0);
-		new.data = 0;
-		break;
-	case RZ_WR_STORED:
-		break;
-	default:
+	/* RAM cannot take it (memlimit, no memory): the backing device may */
+	if (err && dev->bdev && rz_backing_may_write(dev)) {
+		err = 0;
+		forward = true;
+	}
+	if (err) {
 		/* nowhere to put it: fail, leave the slot as it was */
 		atomic64_inc(&dev->stats.failed_writes);
 		if (xv_compact_wanted(dev->pool))
 			queue_work(rz_wq, &dev->compact_work);
-		return -ENOSPC;
+		return err;
+	}
+	if (forward) {
+		rz_backing_submit(dev, b->bio, &b->iter, index, true);
+		new.flags = rz_slot_flags(RZ_BDEV, 0, 0);
+		new.data = 0;
 	}
 
 	rz_account(dev, &new, 1);
@@ -382,17 +429,46 @@ static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
 
 /* ---- read ------------------------------------------------------------------ */
 
+/* Decompress the entry in @slot (locked) into @dst; 0 or -EIO. */
+static int rz_load(struct rz_stream *s, struct rz_slot *slot, u8 *dst)
+{
+	u32 len = rz_slot_len(slot), off = rz_slot_off(slot);
+	u8 *obj = rz_kmap_local((struct page *)slot->data);
+	struct rz_link link;
+	int err = 0;
+
+	switch (rz_slot_state(slot)) {
+	case RZ_HUGE:
+		memcpy(dst, obj, PAGE_SIZE);
+		break;
+	case RZ_COMP:
+		err = rz_decompress(obj + off, len, dst);
+		break;
+	default:	/* RZ_SPLIT: gather both halves first */
+		memcpy(&link, obj + off, RZ_LINK_SIZE);
+		if (!link.len || link.len >= len) {
+			err = -EIO;
+			break;
+		}
+		memcpy(s->cbuf, obj + off + RZ_LINK_SIZE, len - link.len);
+		rz_obj_read(link.page, link.off, s->cbuf + len - link.len,
+			    link.len);
+		err = rz_decompress(s->cbuf, len, dst);
+		break;
+	}
+	rz_kunmap_local(obj);
+	return err;
+}
+
 static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
 			unsigned long index)
 {
 	struct rz_slot *slot = &dev->table[index];
-	struct rz_stream *s = NULL;
+	struct rz_stream *s = rz_stream_get();
 	enum rz_state state;
 	u8 *map = NULL, *dst;
 	int err = 0;
 
-	if (!b->whole)
-		s = rz_stream_get();
 	if (b->whole) {
 		map = rz_kmap_local(b->bv.bv_page);
 		dst = map + b->bv.bv_offset;
@@ -403,26 +479,17 @@ static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
 	rz_slot_lock(slot);
 	state = rz_slot_state(slot);
 	switch (state) {
+	case RZ_EMPTY:
+		memset(dst, 0, PAGE_SIZE);
+		break;
 	case RZ_SAME:
 		memset_l((unsigned long *)dst, slot->data,
 			 PAGE_SIZE / sizeof(unsigned long));
 		break;
-	case RZ_HUGE:
-	case RZ_COMP: {
-		u8 *obj = rz_kmap_local((struct page *)slot->data);
-
-		if (state == RZ_HUGE)
-			memcpy(dst, obj, PAGE_SIZE);
-		else
-			err = rz_decompress(obj + rz_slot_off(slot),
-					    rz_slot_len(slot), dst);
-		rz_kunmap_local(obj);
-		break;
-	}
 	case RZ_BDEV:
 		break;
 	default:
-		memset(dst, 0, PAGE_SIZE);
+		err = rz_load(s, slot, dst);
 		break;
 	}
 	rz_slot_unlock(slot);
@@ -431,8 +498,7 @@ static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
 		rz_blk_copy(b, s->bounce, true);
 	if (map)
 		rz_kunmap_local(map);
-	if (s)
-		rz_stream_put();
+	rz_stream_put();
 
 	if (state == RZ_BDEV) {
 		if (test_bit(index, dev->bdev_bad))

@@ -39,7 +39,29 @@ enum rz_state {
 	RZ_HUGE,	/* stored uncompressed: data is a raw pool page */
 	RZ_COMP,	/* compressed object: data is its page, plus offset, length */
 	RZ_BDEV,	/* on the backing device, same slot number */
+	RZ_SPLIT,	/* compressed, in two objects: data is the first's page */
 };
+
+/*
+ * A compressed page longer than RZ_SPLIT_LEN that fits no free block whole
+ * is split in two objects: the first fills the largest free block that
+ * takes at least RZ_SPLIT_HEAD bytes of it and leaves at least
+ * RZ_SPLIT_TAIL for the second, which goes where it fits best.  Pages fill
+ * up instead of each large object taking a page of its own (the original's
+ * weakness with objects of PAGE_SIZE/2 or more).  The first object starts
+ * with a link to the second.
+ */
+#define RZ_SPLIT_LEN		(PAGE_SIZE / 8 * 3)
+#define RZ_SPLIT_HEAD		(PAGE_SIZE / 16)
+#define RZ_SPLIT_TAIL		64
+
+struct rz_link {
+	struct page *page;	/* the second object */
+	u16 off;
+	u16 len;		/* bytes of compressed data in it */
+};
+
+#define RZ_LINK_SIZE		sizeof(struct rz_link)
 
 /*
  * A slot: two words.  flags packs, from bit 0: the compressed length

@@ -172,6 +172,24 @@ static int find_list(struct xv_pool *pool, u32 idx)
 	return w * BITS_PER_LONG + __ffs(pool->slbitmap[w]);
 }
 
+/* Last non-empty list with index <= @idx, or -1. */
+static int find_last_list(struct xv_pool *pool, u32 idx)
+{
+	u32 w = idx / BITS_PER_LONG, b = idx % BITS_PER_LONG;
+	unsigned long bits;
+
+	bits = pool->slbitmap[w];
+	if (b < BITS_PER_LONG - 1)
+		bits &= (2UL << b) - 1;
+	if (bits)
+		return w * BITS_PER_LONG + __fls(bits);
+	bits = pool->flbitmap & ((1UL << w) - 1);
+	if (!bits)
+		return -1;
+	w = __fls(bits);
+	return w * BITS_PER_LONG + __fls(pool->slbitmap[w]);
+}
+
 /* ---- per-page accounting ---------------------------------------------- */
 
 static inline unsigned long pg_used(struct page *page)
@@ -253,7 +271,7 @@ static u32 carve(struct xv_pool *pool, struct page *page, void *base,
 
 static inline unsigned long total_pages(struct xv_pool *pool)
 {
-	return pool->obj_pages + pool->raw_pages;
+	return pool->obj_pages + pool->raw_pages + pool->nr_spare;
 }
 
 /* Called locked; reserves a page of the cap for an allocation. */
@@ -278,6 +296,54 @@ static bool __maybe_unused head_fits(struct xv_pool *pool, int idx,
 	size = blk_size(*xv_hdr(base, head.offset));
 	xv_unmap_page(base);
 	return size >= bsize;
+}
+
+/*
+ * Called locked, returns locked (the lock is dropped to allocate): a spare
+ * page, or a new one within the cap.  The caller counts it in.
+ */
+static struct page *pool_get_page(struct xv_pool *pool, gfp_t flags,
+				  int *err)
+{
+	struct page *page;
+
+	if (pool->nr_spare) {
+		page = list_first_entry(&pool->spare, struct page, lru);
+		list_del(&page->lru);
+		pool->nr_spare--;
+		return page;
+	}
+	*err = reserve_page(pool);
+	if (*err)
+		return NULL;
+	spin_unlock(&pool->lock);
+	page = alloc_page(flags);
+	spin_lock(&pool->lock);
+	pool->reserved--;
+	if (!page)
+		*err = -ENOMEM;
+	return page;
+}
+
+/* Called locked: with nothing else left, hand the spare pages to @out. */
+static void drop_spare_if_idle(struct xv_pool *pool, struct list_head *out)
+{
+	if (pool->nr_objs || pool->raw_pages || !pool->nr_spare)
+		return;
+	list_splice_init(&pool->spare, out);
+	pool->nr_spare = 0;
+	lower_compact_mark(pool);
+}
+
+static void free_page_list(struct list_head *head)
+{
+	struct page *page, *tmp;
+
+	list_for_each_entry_safe(page, tmp, head, lru) {
+		list_del(&page->lru);
+		set_page_private(page, 0);
+		__free_page(page);
+	}
 }
 
 static int __xv_malloc(struct xv_pool *pool, u32 size, u32 tag,
@@ -315,18 +381,11 @@ static int __xv_malloc(struct xv_pool *pool, u32 size, u32 tag,
 		return 0;
 	}
 
-	err = may_grow ? reserve_page(pool) : -ENOSPC;
-	spin_unlock(&pool->lock);
-	if (err)
-		return err;
-
-	np = alloc_page(flags);
-
-	spin_lock(&pool->lock);
-	pool->reserved--;
+	err = -ENOSPC;
+	np = may_grow ? pool_get_page(pool, flags, &err) : NULL;
 	if (!np) {
 		spin_unlock(&pool->lock);
-		return -ENOMEM;
+		return err;
 	}
 	pool->obj_pages++;
 	set_page_private(np, 0);
@@ -346,6 +405,44 @@ int xv_malloc(struct xv_pool *pool, u32 size, u32 tag,
 	return __xv_malloc(pool, size, tag, page, offset, flags, true);
 }
 
+int xv_malloc_part(struct xv_pool *pool, u32 min, u32 max, u32 tag,
+		   struct page **page, u32 *offset, u32 *size)
+{
+	u32 lo, hi, fsize, bsize;
+	struct xv_flink l;
+	void *base;
+	int idx;
+
+	if (!min || min > max || max > XV_MAX_ALLOC_SIZE)
+		return -EINVAL;
+	lo = max_t(u32, ALIGN(min + XV_HDR_SIZE, XV_ALIGN), XV_MIN_BLOCK);
+	hi = max_t(u32, ALIGN(max + XV_HDR_SIZE, XV_ALIGN), XV_MIN_BLOCK);
+
+	spin_lock(&pool->lock);
+	idx = find_last_list(pool, min_t(u32, hi >> XV_LIST_SHIFT,
+					 XV_NR_LISTS - 1));
+	if (idx < 0)
+		goto none;
+	l = pool->freelist[idx];
+	base = xv_map_page(l.page);
+	fsize = blk_size(*xv_hdr(base, l.offset));
+	if (fsize < lo) {
+		xv_unmap_page(base);
+		goto none;
+	}
+	bsize = min(fsize, hi);
+	list_remove(pool, l.page, base, l.offset, fsize);
+	*offset = carve(pool, l.page, base, l.offset, fsize, bsize, tag);
+	*page = l.page;
+	*size = min(blk_size(*xv_hdr(base, l.offset)) - XV_HDR_SIZE, max);
+	xv_unmap_page(base);
+	spin_unlock(&pool->lock);
+	return 0;
+none:
+	spin_unlock(&pool->lock);
+	return -ENOSPC;
+}
+
 static void release_page(struct xv_pool *pool, struct page *page)
 {
 	list_del(&page->lru);
@@ -356,6 +453,7 @@ static void release_page(struct xv_pool *pool, struct page *page)
 void xv_free(struct xv_pool *pool, struct page *page, u32 offset)
 {
 	u32 off = offset - XV_HDR_SIZE;
+	LIST_HEAD(to_free);
 	u32 size, prev, h;
 	bool isolated;
 	void *base;
@@ -404,49 +502,69 @@ void xv_free(struct xv_pool *pool, struct page *page, u32 offset)
 	if (size == PAGE_SIZE && !isolated) {
 		release_page(pool, page);
 		xv_unmap_page(base);
-		spin_unlock(&pool->lock);
-		set_page_private(page, 0);
-		__free_page(page);
-		return;
+		list_add(&page->lru, &to_free);
+	} else {
+		*xv_hdr(base, off) = mk_hdr(size, prev, true);
+		if (off + size < PAGE_SIZE)
+			set_prev_field(base, off + size, off);
+		if (!isolated)
+			list_insert(pool, page, base, off, size);
+		xv_unmap_page(base);
 	}
-
-	*xv_hdr(base, off) = mk_hdr(size, prev, true);
-	if (off + size < PAGE_SIZE)
-		set_prev_field(base, off + size, off);
-	if (!isolated)
-		list_insert(pool, page, base, off, size);
-	xv_unmap_page(base);
+	drop_spare_if_idle(pool, &to_free);
 	spin_unlock(&pool->lock);
+	free_page_list(&to_free);
 }
 
 struct page *xv_alloc_raw(struct xv_pool *pool, gfp_t flags, int *err)
 {
 	struct page *page;
 
+	*err = 0;
 	spin_lock(&pool->lock);
-	*err = reserve_page(pool);
-	spin_unlock(&pool->lock);
-	if (*err)
-		return NULL;
-
-	page = alloc_page(flags);
-
-	spin_lock(&pool->lock);
-	pool->reserved--;
+	page = pool_get_page(pool, flags, err);
 	if (page)
 		pool->raw_pages++;
 	spin_unlock(&pool->lock);
-	if (!page)
-		*err = -ENOMEM;
 	return page;
 }
 
 void xv_free_raw(struct xv_pool *pool, struct page *page)
 {
+	LIST_HEAD(to_free);
+
 	spin_lock(&pool->lock);
 	pool->raw_pages--;
+	list_add(&page->lru, &to_free);
+	drop_spare_if_idle(pool, &to_free);
 	spin_unlock(&pool->lock);
-	__free_page(page);
+	free_page_list(&to_free);
+}
+
+int xv_add_spare(struct xv_pool *pool, gfp_t flags)
+{
+	struct page *page;
+	int err = 0;
+
+	spin_lock(&pool->lock);
+	while (pool->nr_spare < XV_SPARE_PAGES) {
+		err = reserve_page(pool);
+		if (err)
+			break;
+		spin_unlock(&pool->lock);
+		page = alloc_page(flags);
+		spin_lock(&pool->lock);
+		pool->reserved--;
+		if (!page) {
+			err = -ENOMEM;
+			break;
+		}
+		set_page_private(page, 0);
+		list_add(&page->lru, &pool->spare);
+		pool->nr_spare++;
+	}
+	spin_unlock(&pool->lock);
+	return err;
 }
 
 /* ---- pool ------------------------------------------------------------- */
@@ -469,18 +587,8 @@ struct xv_pool *xv_create_pool(void)
 	for (i = 0; i < XV_NR_BUCKETS; i++)
 		INIT_LIST_HEAD(&pool->buckets[i]);
 	INIT_LIST_HEAD(&pool->isolated);
+	INIT_LIST_HEAD(&pool->spare);
 	return pool;
-}
-
-static void free_page_list(struct list_head *head)
-{
-	struct page *page, *tmp;
-
-	list_for_each_entry_safe(page, tmp, head, lru) {
-		list_del(&page->lru);
-		set_page_private(page, 0);
-		__free_page(page);
-	}
 }
 
 /*
@@ -497,6 +605,7 @@ void xv_destroy_pool(struct xv_pool *pool)
 	for (i = 0; i < XV_NR_BUCKETS; i++)
 		free_page_list(&pool->buckets[i]);
 	free_page_list(&pool->isolated);
+	free_page_list(&pool->spare);
 	kvfree(pool);
 }
 
@@ -509,8 +618,8 @@ void xv_set_limit_pages(struct xv_pool *pool, unsigned long limit)
 
 u64 xv_get_total_size_bytes(struct xv_pool *pool)
 {
-	return (u64)(READ_ONCE(pool->obj_pages) + READ_ONCE(pool->raw_pages))
-		<< PAGE_SHIFT;
+	return (u64)(READ_ONCE(pool->obj_pages) + READ_ONCE(pool->raw_pages) +
+		     READ_ONCE(pool->nr_spare)) << PAGE_SHIFT;
 }
 
 void xv_get_stats(struct xv_pool *pool, struct xv_pool_stats *stats)
@@ -522,6 +631,7 @@ void xv_get_stats(struct xv_pool *pool, struct xv_pool_stats *stats)
 	stats->nr_objs = pool->nr_objs;
 	stats->compact_moved = pool->compact_moved;
 	stats->compact_freed = pool->compact_freed;
+	stats->spare_pages = pool->nr_spare;
 	spin_unlock(&pool->lock);
 }
 
@@ -836,14 +946,14 @@ static int check_lists(struct xv_pool *pool, unsigned long free_blocks,
 	return 0;
 }
 
-/* Size of the largest free block on the free lists (0 if none). */
-unsigned long xv_largest_free_block(struct xv_pool *pool)
+/* Size of the largest free block on the free lists up to @max (0: none). */
+unsigned long xv_largest_free_block(struct xv_pool *pool, unsigned long max)
 {
 	unsigned long best = 0;
 	int idx;
 
 	spin_lock(&pool->lock);
-	for (idx = XV_NR_LISTS - 1; idx >= 0 && !best; idx--) {
+	for (idx = XV_NR_LISTS - 1; idx >= 0; idx--) {
 		struct xv_flink cur = pool->freelist[idx];
 
 		while (cur.page) {
@@ -853,7 +963,7 @@ unsigned long xv_largest_free_block(struct xv_pool *pool)
 
 			get_link(base, cur.offset, LINK_NEXT, &next);
 			xv_unmap_page(base);
-			if (size > best)
+			if (size > best && size <= max)
 				best = size;
 			cur = next;
 		}
@@ -894,6 +1004,14 @@ int xv_check_pool(struct xv_pool *pool)
 	if (!ret && (pages != pool->obj_pages || used != pool->used_bytes ||
 		     objs != pool->nr_objs))
 		ret = -21;
+	if (!ret) {
+		unsigned long spare = 0;
+
+		list_for_each_entry(page, &pool->spare, lru)
+			spare++;
+		if (spare != pool->nr_spare || spare > XV_SPARE_PAGES)
+			ret = -23;
+	}
 	if (!ret)
 		ret = check_lists(pool, free_blocks, &listed);
 	if (!ret && listed != free_blocks)

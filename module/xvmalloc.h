@@ -33,6 +33,7 @@ struct xv_pool_stats {
 	unsigned long nr_objs;		/* live objects */
 	unsigned long compact_moved;	/* objects moved by compaction */
 	unsigned long compact_freed;	/* pages released by compaction */
+	unsigned long spare_pages;	/* empty pages from xv_add_spare() */
 };
 
 /*
@@ -48,7 +49,7 @@ typedef bool (*xv_move_fn)(void *ctx, u32 tag,
 struct xv_pool *xv_create_pool(void);
 void xv_destroy_pool(struct xv_pool *pool);
 
-/* Cap on obj_pages + raw_pages; 0 means no cap. */
+/* Cap on obj_pages + raw_pages + spare_pages; 0 means no cap. */
 void xv_set_limit_pages(struct xv_pool *pool, unsigned long limit);
 
 /*
@@ -58,13 +59,27 @@ void xv_set_limit_pages(struct xv_pool *pool, unsigned long limit);
  */
 int xv_malloc(struct xv_pool *pool, u32 size, u32 tag,
 	      struct page **page, u32 *offset, gfp_t flags);
+/*
+ * Without adding a page: the largest object of @min to @max bytes that an
+ * existing free block holds.  *size is its usable size.  0, -EINVAL or
+ * -ENOSPC (no such free block).  With @min == @max: that size if it fits.
+ */
+int xv_malloc_part(struct xv_pool *pool, u32 min, u32 max, u32 tag,
+		   struct page **page, u32 *offset, u32 *size);
 void xv_free(struct xv_pool *pool, struct page *page, u32 offset);
+
+/*
+ * Put up to XV_SPARE_PAGES empty pages aside, allocated with @flags (which
+ * may sleep), for later allocations that cannot.  0 when the spares are
+ * there, else -ENOSPC (cap) or -ENOMEM.
+ */
+int xv_add_spare(struct xv_pool *pool, gfp_t flags);
 
 /* A whole page, counted against the same cap as object pages. */
 struct page *xv_alloc_raw(struct xv_pool *pool, gfp_t flags, int *err);
 void xv_free_raw(struct xv_pool *pool, struct page *page);
 
-/* Bytes of memory the pool holds: (obj_pages + raw_pages) * PAGE_SIZE. */
+/* Bytes of memory the pool holds: all its pages * PAGE_SIZE. */
 u64 xv_get_total_size_bytes(struct xv_pool *pool);
 void xv_get_stats(struct xv_pool *pool, struct xv_pool_stats *stats);
 
@@ -81,7 +96,7 @@ unsigned long xv_compact(struct xv_pool *pool, xv_move_fn move, void *ctx);
 #ifdef XV_SELFTEST
 /* Full consistency check of the pool; 0 or a negative code for the fault. */
 int xv_check_pool(struct xv_pool *pool);
-unsigned long xv_largest_free_block(struct xv_pool *pool);
+unsigned long xv_largest_free_block(struct xv_pool *pool, unsigned long max);
 #endif
 
 #endif /* _XVMALLOC_H_ */

@@ -25,6 +25,11 @@
  * page->private holds the bytes allocated in the page and two flags;
  * page->lru links the page into one of XV_NR_BUCKETS lists by how full it
  * is, which is how compaction finds the emptiest pages.
+ *
+ * Spare pages: a caller that may sleep can put up to XV_SPARE_PAGES empty
+ * pages aside (xv_add_spare()) for later allocations that may not.  They
+ * count as pool memory and against the cap, and go back to the system when
+ * the pool holds nothing else.
  */
 #ifndef _XVMALLOC_INT_H_
 #define _XVMALLOC_INT_H_
@@ -82,6 +87,9 @@
 #define XV_COMPACT_MIN_FREE	8	/* pages' worth of free space */
 #define XV_COMPACT_MAX_FAILS	8	/* pages that could not be emptied */
 
+/* xv_add_spare() keeps this many empty pages for allocations that cannot sleep */
+#define XV_SPARE_PAGES		2
+
 struct xv_flink {
 	struct page *page;
 	u16 offset;
@@ -94,6 +102,8 @@ struct xv_pool {
 	struct xv_flink freelist[XV_NR_LISTS];
 	struct list_head buckets[XV_NR_BUCKETS];
 	struct list_head isolated;
+	struct list_head spare;		/* empty pages kept for a refill */
+	unsigned long nr_spare;
 	unsigned long obj_pages;
 	unsigned long raw_pages;
 	unsigned long reserved;		/* pages being allocated */

@@ -59,6 +59,13 @@ static inline unsigned long __ffs(unsigned long x)
 	return __builtin_ctzl(x);
 }
 
+static inline unsigned long __fls(unsigned long x)
+{
+	return BITS_PER_LONG - 1 - __builtin_clzl(x);
+}
+
+#define min(a, b)		((a) < (b) ? (a) : (b))
+
 static inline void __set_bit(unsigned long nr, unsigned long *addr)
 {
 	*addr |= 1UL << nr;
@@ -113,6 +120,17 @@ static inline void list_move(struct list_head *e, struct list_head *h)
 static inline int list_empty(const struct list_head *h)
 {
 	return h->next == h;
+}
+
+static inline void list_splice_init(struct list_head *list, struct list_head *head)
+{
+	if (list_empty(list))
+		return;
+	list->next->prev = head;
+	list->prev->next = head->next;
+	head->next->prev = list->prev;
+	head->next = list->next;
+	INIT_LIST_HEAD(list);
 }
 
 #define list_entry(p, t, m)		container_of(p, t, m)

@@ -38,6 +38,7 @@ class XvPoolStats(ctypes.Structure):
         ("nr_objs", ctypes.c_ulong),
         ("compact_moved", ctypes.c_ulong),
         ("compact_freed", ctypes.c_ulong),
+        ("spare_pages", ctypes.c_ulong),
     ]
 
 
@@ -67,11 +68,16 @@ _SIGNATURES = {
         ],
     ),
     "xv_free": (None, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]),
+    "xv_malloc_part": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32,
+                                      ctypes.c_uint32, ctypes.POINTER(ctypes.c_void_p),
+                                      ctypes.POINTER(ctypes.c_uint32),
+                                      ctypes.POINTER(ctypes.c_uint32)]),
     "xv_alloc_raw": (
         ctypes.c_void_p,
         [ctypes.c_void_p, ctypes.c_uint, ctypes.POINTER(ctypes.c_int)],
     ),
     "xv_free_raw": (None, [ctypes.c_void_p, ctypes.c_void_p]),
+    "xv_add_spare": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint]),
     "xv_get_total_size_bytes": (ctypes.c_uint64, [ctypes.c_void_p]),
     "xv_get_stats": (None, [ctypes.c_void_p, ctypes.POINTER(XvPoolStats)]),
     "xv_object_capacity": (ctypes.c_uint32, [ctypes.c_void_p, ctypes.c_uint32]),
@@ -82,7 +88,7 @@ _SIGNATURES = {
     "xv_compact_wanted": (ctypes.c_bool, [ctypes.c_void_p]),
     "xv_compact": (ctypes.c_ulong, [ctypes.c_void_p, MOVE_FN, ctypes.c_void_p]),
     "xv_check_pool": (ctypes.c_int, [ctypes.c_void_p]),
-    "xv_largest_free_block": (ctypes.c_ulong, [ctypes.c_void_p]),
+    "xv_largest_free_block": (ctypes.c_ulong, [ctypes.c_void_p, ctypes.c_ulong]),
     "xvu_live_pages": (ctypes.c_ulong, []),
     "xvu_allocs_total": (ctypes.c_ulong, []),
     "xvu_live_page_serials": (ctypes.c_ulong, [ctypes.POINTER(ctypes.c_ulong), ctypes.c_ulong]),
@@ -169,6 +175,15 @@ class Pool:
         err = self.lib.xv_malloc(self.handle, size, tag, ctypes.byref(page), ctypes.byref(off), gfp)
         return err, (page.value or 0), off.value
 
+    def malloc_part(self, lo: int, hi: int, tag: int = 0) -> tuple[int, int, int, int]:
+        """Returns (err, page, offset, size) for a piece of lo..hi bytes, no new page."""
+        page = ctypes.c_void_p()
+        off = ctypes.c_uint32()
+        size = ctypes.c_uint32()
+        err = self.lib.xv_malloc_part(self.handle, lo, hi, tag, ctypes.byref(page),
+                                      ctypes.byref(off), ctypes.byref(size))
+        return err, (page.value or 0), off.value, size.value
+
     def free(self, page: int, off: int) -> None:
         self.lib.xv_free(self.handle, page, off)
 
@@ -179,6 +194,9 @@ class Pool:
 
     def free_raw(self, page: int) -> None:
         self.lib.xv_free_raw(self.handle, page)
+
+    def add_spare(self) -> int:
+        return self.lib.xv_add_spare(self.handle, GFP_NOIO)
 
     def set_limit(self, pages: int) -> None:
         self.lib.xv_set_limit_pages(self.handle, pages)
@@ -200,8 +218,9 @@ class Pool:
     def check(self) -> int:
         return self.lib.xv_check_pool(self.handle)
 
-    def largest_free_block(self) -> int:
-        return self.lib.xv_largest_free_block(self.handle)
+    def largest_free_block(self, upto: int = 1 << 30) -> int:
+        """Size of the largest free block (header included) not above upto."""
+        return self.lib.xv_largest_free_block(self.handle, upto)
 
     def compact_wanted(self) -> bool:
         return self.lib.xv_compact_wanted(self.handle)

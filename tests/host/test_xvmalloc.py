@@ -99,7 +99,12 @@ class PoolMachine(RuleBasedStateMachine):
     # -- helpers ---------------------------------------------------------
     def total_pages(self) -> int:
         st_ = self.pool.stats()
-        return st_.obj_pages + st_.raw_pages
+        return st_.obj_pages + st_.raw_pages + st_.spare_pages
+
+    def _check_idle_spares(self) -> None:
+        st_ = self.pool.stats()
+        if st_.nr_objs == 0 and st_.raw_pages == 0:
+            assert st_.spare_pages == 0, "spare pages kept by an empty pool"
 
     def _record(self, size: int, page: int, off: int, tag: int) -> Obj:
         ps, hdr, align = self.xv.page_size, self.xv.hdr_size, self.xv.align
@@ -139,12 +144,18 @@ class PoolMachine(RuleBasedStateMachine):
         tag = self.next_tag
         self.next_tag += 1
         before = self.total_pages()
+        pages_before = self.pool.stats().obj_pages
+        spares = self.pool.stats().spare_pages
         largest_hole = self.pool.largest_free_block()
         err, page, off = self.pool.malloc(size, tag)
         if err == 0:
             after = self.total_pages()
             if after > before:
+                assert not spares, "allocated a page although a spare was there"
                 assert not self.fail_pending, "grew although page allocation fails"
+                if self.limit:
+                    assert after <= self.limit, "grew past the page cap"
+            if self.pool.stats().obj_pages > pages_before:
                 need = max(
                     -(-(size + self.xv.hdr_size) // self.xv.align) * self.xv.align,
                     self.xv.min_block,
@@ -154,8 +165,6 @@ class PoolMachine(RuleBasedStateMachine):
                 assert largest_hole < -(-need // grain) * grain, (
                     "took a new page although a free block fits"
                 )
-                if self.limit:
-                    assert after <= self.limit, "grew past the page cap"
             return self._record(size, page, off, tag)
         if err == xvc.ENOSPC:
             assert self.limit and before >= self.limit, "ENOSPC below the cap"
@@ -166,6 +175,35 @@ class PoolMachine(RuleBasedStateMachine):
             raise AssertionError(f"unexpected error {err}")
         return None
 
+    @rule(
+        target=objects,
+        lo=st.integers(min_value=1, max_value=4088),
+        span=st.integers(min_value=0, max_value=4088),
+    )
+    def alloc_part(self, lo, span):
+        hdr, align = self.xv.hdr_size, self.xv.align
+        lo = min(lo, self.xv.max_alloc)
+        hi = min(lo + span, self.xv.max_alloc)
+        tag = self.next_tag
+        self.next_tag += 1
+        before = self.total_pages()
+        lo_block = max(-(-(lo + hdr) // align) * align, self.xv.min_block)
+        hi_block = max(-(-(hi + hdr) // align) * align, self.xv.min_block)
+        best = self.pool.largest_free_block(hi_block)
+        err, page, off, size = self.pool.malloc_part(lo, hi, tag)
+        assert self.total_pages() == before, "xv_malloc_part added a page"
+        exact = self.xv.list_grain == align  # coarse lists may hide a fit
+        if err == 0:
+            assert lo <= size <= hi
+            assert self.pool.capacity(page, off) >= size
+            if exact:
+                assert size == min(best - hdr, hi), "not the largest piece on offer"
+            return self._record(size, page, off, tag)
+        assert err == xvc.ENOSPC
+        if exact:
+            assert best < lo_block, "a fitting free block was there"
+        return None
+
     @rule(obj=consumes(objects))
     def free(self, obj):
         if obj is None or obj.tag not in self.live:
@@ -173,15 +211,35 @@ class PoolMachine(RuleBasedStateMachine):
         obj = self.live.pop(obj.tag)
         self._verify(obj)
         self.pool.free(obj.page, obj.off)
+        self._check_idle_spares()
+
+    @rule()
+    def add_spare(self):
+        before = self.total_pages()
+        err = self.pool.add_spare()
+        spare = self.pool.stats().spare_pages
+        if err == 0:
+            assert spare == 2
+        elif err == xvc.ENOSPC:
+            assert self.limit and self.total_pages() >= self.limit
+        elif err == xvc.ENOMEM:
+            assert self.fail_pending
+            self.fail_pending = 0
+        else:
+            raise AssertionError(err)
+        if self.limit and self.total_pages() > before:
+            assert self.total_pages() <= self.limit
 
     @rule(target=raws)
     def alloc_raw(self):
         before = self.total_pages()
         err, page = self.pool.alloc_raw()
         if err == 0:
-            assert page and not self.fail_pending
-            if self.limit:
-                assert before + 1 <= self.limit
+            assert page
+            if self.total_pages() > before:
+                assert not self.fail_pending
+                if self.limit:
+                    assert self.total_pages() <= self.limit
             self.xv.write(page, 0, pattern(page & 0xFFFF, self.xv.page_size))
             self.raw_pages.add(page)
             return page
@@ -200,6 +258,7 @@ class PoolMachine(RuleBasedStateMachine):
             return
         self.raw_pages.discard(page)
         self.pool.free_raw(page)
+        self._check_idle_spares()
 
     @rule(limit=st.integers(min_value=0, max_value=40))
     def set_limit(self, limit):
@@ -256,14 +315,16 @@ class PoolMachine(RuleBasedStateMachine):
         st_ = self.pool.stats()
         assert st_.nr_objs == len(self.live)
         assert st_.raw_pages == len(self.raw_pages)
-        assert self.pool.total_bytes() == (st_.obj_pages + st_.raw_pages) * self.xv.page_size
+        pages = st_.obj_pages + st_.raw_pages + st_.spare_pages
+        assert self.pool.total_bytes() == pages * self.xv.page_size
+        assert st_.spare_pages <= 2
         used = sum(self.pool.capacity(o.page, o.off) + self.xv.hdr_size for o in self.live.values())
         assert st_.used_bytes == used
         assert used <= st_.obj_pages * self.xv.page_size
-        # The pages the library holds are exactly the pages with objects plus the
-        # raw pages: every page left without objects has been given back.
+        # The pages the library holds are exactly the pages with objects, the raw
+        # pages and the spares: every page left without objects has been given back.
         held = self.xv.live_pages() - self.base_pages
-        assert held == st_.obj_pages + st_.raw_pages
+        assert held == pages
         obj_pages = {o.page for o in self.live.values()}
         assert len(obj_pages) == st_.obj_pages, "a page without objects was kept"
         serials = {self.xv.serial(p) for p in obj_pages | self.raw_pages}
@@ -444,3 +505,26 @@ def test_futile_compaction_is_not_repeated(xvlib, pool):
             pool.free(page, off)
     for page, off in live.values():
         pool.free(page, off)
+
+
+def test_spare_pages_serve_allocations_without_new_pages(xvlib, pool):
+    assert pool.add_spare() == 0
+    st_ = pool.stats()
+    assert st_.spare_pages == 2 and pool.total_bytes() == 2 * xvlib.page_size
+    allocs = xvlib.lib.xvu_allocs_total()
+    xvlib.fail_allocs(10)  # no page can be allocated now
+    a = pool.malloc(3000, 1)
+    b = pool.malloc(3000, 2)
+    assert a[0] == 0 and b[0] == 0 and a[1] != b[1]
+    assert pool.malloc(3000, 3)[0] == xvc.ENOMEM
+    assert xvlib.lib.xvu_allocs_total() == allocs
+    xvlib.fail_allocs(0)
+    assert pool.stats().spare_pages == 0 and pool.total_bytes() == 2 * xvlib.page_size
+    # spares count against the cap
+    pool.set_limit(3)
+    assert pool.add_spare() == xvc.ENOSPC
+    assert pool.stats().spare_pages == 1 and pool.total_bytes() == 3 * xvlib.page_size
+    pool.free(*a[1:])
+    pool.free(*b[1:])
+    # an empty pool gives its spares back
+    assert pool.total_bytes() == 0 and xvlib.live_pages() == 0
