@@ -258,7 +258,9 @@ def stop(env: Env) -> None:
     unloaded = ""
     module = values.get("module_loaded")
     if module:
-        if env.kernel.unload_module(module) == 0:
+        status = env.kernel.unload_module(module)
+        # a non-zero status with the module gone: a dependency stayed in use by another module
+        if status == 0 or not env.root.exists(f"/sys/module/{module}"):
             unloaded = f", module {module} unloaded"
         else:
             env.log(f"module {module} could not be unloaded", "warning")

@@ -29,7 +29,10 @@ class Kernel:
         return _run(["modprobe", name])
 
     def unload_module(self, name: str) -> int:
-        return _run(["modprobe", "-r", name])
+        """Run `modprobe -r -q name`. Quiet: kmod fails loudly when a dependency it would
+        also remove (lz4_compress) is used by another module, though `name` itself is gone;
+        the caller looks at /sys/module to tell."""
+        return _run(["modprobe", "-r", "-q", name])
 
     def write_attr(self, path: str, value: str) -> None:
         """Write a sysfs attribute; raises OSError (EBUSY, EINVAL...) as the kernel says."""

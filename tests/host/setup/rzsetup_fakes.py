@@ -184,6 +184,9 @@ class FakeKernel(Kernel):
         # the module accepts backing_write_limit at any time; False makes it answer EBUSY
         self.limit_after_init = limit_after_init
         self.modprobe_status = 0
+        # `modprobe -r`: its exit status, and whether the module stays (in use) or goes
+        self.unload_status = 0
+        self.unload_keeps_module = False
         self.swapon_errors: list[int] = []  # errno for the next swapon calls
         self.swapoff_error: int | None = None
         self.write_errors: dict[str, int] = {}  # attribute name -> errno
@@ -225,10 +228,12 @@ class FakeKernel(Kernel):
 
     def unload_module(self, name: str) -> int:
         self.calls.append(("modprobe -r", name))
+        if self.unload_keeps_module:
+            return self.unload_status or 1
         shutil.rmtree(self.sys.path(f"/sys/module/{name}"))
         shutil.rmtree(self.sys.path(f"/sys/block/{name}0"))
         self.sys.path(f"/dev/{name}0").unlink()
-        return 0
+        return self.unload_status
 
     def _fresh_device(self, name: str) -> None:
         d = f"/sys/block/{name}0"

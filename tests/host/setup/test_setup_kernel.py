@@ -21,6 +21,18 @@ def test_programs_run_and_report_their_status(capfd):
     assert "no-such-program-here:" in capfd.readouterr().err
 
 
+def test_modules_load_with_modprobe_and_unload_quietly(monkeypatch):
+    """Quiet unload: kmod would print a FATAL line for a dependency still in use by another
+    module even though the module itself went; stop checks /sys/module instead."""
+    from ramzswap_setup import kernel as kernel_module
+
+    ran = []
+    monkeypatch.setattr(kernel_module, "_run", lambda argv: ran.append(argv) or 0)
+    Kernel().load_module("ramzswap")
+    Kernel().unload_module("ramzswap")
+    assert ran == [["modprobe", "ramzswap"], ["modprobe", "-r", "-q", "ramzswap"]]
+
+
 def test_block_device_numbers(tmp_path):
     kernel = Kernel()
     assert kernel.block_dev_id("/dev/null") is None  # a character device

@@ -95,6 +95,30 @@ def test_stop_swaps_off_resets_and_unloads(run, system, kernel):
     assert run("stop").err == "ramzswap-setup: nothing to stop\n"
 
 
+def test_stop_counts_the_module_unloaded_when_only_a_dependency_stayed(run, system, kernel):
+    """kmod's modprobe -r exits 1 when a dependency (lz4_compress) is still used by another
+    module (zram's lz4), after it removed the module itself: that is a clean stop."""
+    run("start")
+    kernel.unload_status = 1
+    result = run("stop")
+    assert result.status == 0, result
+    assert result.err == (
+        "ramzswap-setup: stopped ramzswap0: swap off, device reset, module ramzswap unloaded\n"
+    )
+
+
+def test_stop_warns_when_the_module_stays_loaded(run, system, kernel):
+    run("start")
+    kernel.unload_keeps_module = True
+    result = run("stop")
+    assert result.status == 0, result
+    assert result.err == (
+        "ramzswap-setup: warning: module ramzswap could not be unloaded\n"
+        "ramzswap-setup: stopped ramzswap0: swap off, device reset\n"
+    )
+    assert system.exists("/sys/module/ramzswap")
+
+
 def test_stop_reports_swapoff_enomem_and_leaves_swap_on(run, system, kernel):
     run("start")
     lines = system.read("/proc/swaps").splitlines()
