@@ -159,6 +159,9 @@ class Ramzswap(Backend):
         out: dict[str, int | None] = {k: raw.get(renamed.get(k, k)) for k in STAT_KEYS}
         writes = out["bdev_writes"]
         out["bdev_write_bytes"] = None if writes is None else writes * env.page_size
+        left = out["backing_write_limit_left"]
+        if left is not None and left < 0:  # the module's -1: no backing write limit is set
+            out["backing_write_limit_left"] = None
         return out, {"stats": raw}
 
 

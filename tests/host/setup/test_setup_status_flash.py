@@ -87,6 +87,18 @@ def test_status_text(run, system, backed):
     ]
 
 
+def test_no_backing_write_limit_is_none_not_minus_one(run, system, kernel):
+    """The module says -1 when no backing write limit is set; status says none, in both forms."""
+    system.module_available("ramzswap")
+    system.block_device("vdb", 256 * MIB, (254, 16))
+    assert run("start", "--backing", "/dev/vdb").status == 0
+    system.set_stats("ramzswap0", bdev_num_writes=3, backing_write_limit_left=-1)
+    (dev,) = json.loads(run("status", "--json").out)["devices"]
+    assert dev["backing_write_limit_left"] is None
+    assert dev["stats"]["stats"]["backing_write_limit_left"] == -1  # the raw file as it is
+    assert "  backing: 0 reads, 3 writes" in run("status").out.splitlines()
+
+
 def test_status_without_devices(run):
     assert run("status").out == "no ramzswap or zram devices\n"
     assert json.loads(run("status", "--json").out) == {"devices": [], "flash": None, "notes": []}
