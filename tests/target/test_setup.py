@@ -1,0 +1,378 @@
+"""ramzswap-setup on the target, every arch: what the init script, start, stop, status and
+estimate really do to a running kernel.
+
+Sizes are checked against the formula worked out here from the guest's own MemTotal, not
+against what the helper prints. Swap traffic comes from processes confined to a small memory
+cgroup, so a few MiB of workload swap whatever the guest's RAM, and quickly under TCG.
+Guests of their own (boot) are few and each carries several checks: a boot costs ~10 s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import lz4.block
+import pytest
+import rzsetup_pages
+
+PAGE = 4096
+CGROUP = "/sys/fs/cgroup/rztest"
+PAGES_SCRIPT = "/tmp/rzsetup_pages.py"
+STATE = "/run/ramzswap/state"
+FLASH = "/var/lib/ramzswap/flash"
+RAMZSWAP = "/sys/block/ramzswap0"
+
+
+# -- reading the guest ------------------------------------------------------------------------
+def mem_total(t) -> int:
+    return int(t.check("awk '/^MemTotal:/ {print $2}' /proc/meminfo")) * 1024
+
+
+def round_page(n: int) -> int:
+    return n // PAGE * PAGE
+
+
+def swaps(t) -> dict[str, tuple[int, int, int]]:
+    """/proc/swaps: device -> (size KiB, used KiB, priority)."""
+    out = {}
+    for line in t.check("cat /proc/swaps").splitlines()[1:]:
+        name, _type, size, used, prio = line.split()
+        out[name] = (int(size), int(used), int(prio))
+    return out
+
+
+def swap_kib(disksize: int) -> int:
+    """What /proc/swaps says for a swap area of disksize bytes: the header page is not swap."""
+    return (disksize - PAGE) // 1024
+
+
+def sysfs(t, attr: str, device: str = RAMZSWAP) -> str:
+    return t.check(f"cat {device}/{attr}")
+
+
+def stats(t) -> dict[str, int]:
+    return {k: int(v) for k, v in (line.split() for line in sysfs(t, "stats").splitlines())}
+
+
+def kv_file(t, path: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in t.check(f"cat {path}").splitlines())
+
+
+def helper_json(t, args: str) -> dict:
+    return json.loads(t.check(f"ramzswap-setup {args} --json"))
+
+
+def boot_log(t) -> str:
+    """The console output of this guest's boot, up to the login prompt, as the host logged
+    it. The log file is appended to, and later `dmesg` output repeats the boot's lines."""
+    text = t.log_path.read_text(errors="replace").replace("\r", "")
+    end = text.rfind(" login:")
+    return text[text.rfind("Linux version ", 0, end) : end]
+
+
+def is_absent(t, path: str) -> bool:
+    return t.run(f"test -e {path}").status == 1
+
+
+# -- acting on the guest ----------------------------------------------------------------------
+def confine(t, limit: str) -> str:
+    """A memory cgroup of `limit`; returns the prefix that runs a command line inside it."""
+    t.check(
+        "grep -q '^cgroup2 /sys/fs/cgroup ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup;"
+        f" echo +memory > /sys/fs/cgroup/cgroup.subtree_control; mkdir -p {CGROUP};"
+        f" echo {limit} > {CGROUP}/memory.max"
+    )
+    return f"echo $$ > {CGROUP}/cgroup.procs && exec"
+
+
+def hold_pages(t, seed: int, count: int, limit: str) -> int:
+    """Start a process holding the seeded pages, most of them swapped out; returns its pid."""
+    t.write_file(PAGES_SCRIPT, Path(rzsetup_pages.__file__).read_text())
+    prefix = confine(t, limit)
+    out = f"/tmp/pages-{seed}.out"
+    # started from a subshell, not as a job of the console's shell: BusyBox ash (1.35) exits
+    # when a background job of its own running python3 is killed by a signal
+    t.check(f"(sh -c '{prefix} python3 {PAGES_SCRIPT} {seed} {count}' </dev/null >{out} 2>&1 &)")
+    t.check(f"for i in $(seq 240); do grep -q ready {out} && break; sleep 0.5; done", 150)
+    return int(t.check(f"cat {out}").split()[1])
+
+
+def rzscan_confined(t, args: str, limit: str = "8M", timeout: float = 240) -> dict:
+    prefix = confine(t, limit)
+    res = t.run(f"sh -c '{prefix} rzscan {args}'", timeout)
+    result = json.loads(res.output.splitlines()[-1])
+    assert res.status == 0 and result["mismatches"] == 0, res.output
+    return result
+
+
+# -- the checks shared by the guests of every size ----------------------------------------------
+def assert_default_sizes(t) -> int:
+    """RAM-only swap on ramzswap0 with 25 % of MemTotal; returns that disksize."""
+    ram = mem_total(t)
+    disksize = round_page(ram * 25 // 100)
+    assert int(sysfs(t, "disksize")) == disksize
+    assert int(sysfs(t, "memlimit")) == 0
+    assert sysfs(t, "backing_swap") == ""
+    assert sysfs(t, "initstate") == "1"
+    assert swaps(t) == {"/dev/ramzswap0": (swap_kib(disksize), 0, 100)}
+    plan = helper_json(t, "plan")
+    assert plan["mem_total"] == ram
+    assert (plan["backend"], plan["device"], plan["already_active"]) == (
+        "ramzswap",
+        "/dev/ramzswap0",
+        True,
+    )
+    assert (plan["disksize"], plan["memlimit"], plan["priority"]) == (disksize, 0, 100)
+    assert plan["sources"]["disksize"] == "default"
+    return disksize
+
+
+# -- the module's guest (256M), started at boot by the init script ------------------------------
+def test_init_script_started_swap_at_boot_with_the_formula_sizes(target):
+    disksize = assert_default_sizes(target)
+    state = kv_file(target, STATE)
+    assert state["backend"] == "ramzswap" and state["device"] == "/dev/ramzswap0"
+    assert state["module_loaded"] == "ramzswap"  # so stop unloads it
+    assert int(state["disksize"]) == disksize
+    if target.log_path and target.vm:  # a guest we booted: its boot is in the log
+        log = boot_log(target)
+        # the helper's line on stderr, and the same line through the kernel log
+        said = "ramzswap-setup: started ramzswap0 (ramzswap): "
+        assert re.search(rf"^{re.escape(said)}.*RAM-only, priority 100$", log, re.M), log
+        assert re.search(rf"^\[ *\d+\.\d+\] {re.escape(said)}", log, re.M), log
+
+
+def test_second_start_changes_nothing_and_says_so(target):
+    state = target.check(f"cat {STATE}")
+    writes = stats(target)["num_writes"]
+    before = swaps(target)
+    res = target.run("ramzswap-setup start")
+    assert res.status == 0
+    assert res.output == "ramzswap-setup: already started: /dev/ramzswap0 is swap; nothing changed"
+    assert target.check(f"cat {STATE}") == state
+    assert swaps(target) == before
+    assert stats(target)["num_writes"] == writes  # not even the swap header was written again
+
+
+def test_status_json_matches_the_module_stats(target):
+    pid = hold_pages(target, seed=11, count=2048, limit="4M")
+    try:
+        for _ in range(3):  # compare only a quiet moment: the same stats before and after
+            raw = target.check(
+                f"cat {RAMZSWAP}/stats > /tmp/s1; ramzswap-setup status --json > /tmp/st.json;"
+                f" cat {RAMZSWAP}/stats > /tmp/s2; cmp -s /tmp/s1 /tmp/s2 && echo quiet;"
+                " cat /tmp/s1 /tmp/st.json"
+            )
+            if raw.startswith("quiet\n"):
+                break
+        else:
+            pytest.fail("the module's stats never held still across a status")
+        text = raw.removeprefix("quiet\n")
+        brace = text.index("{")
+        st = {k: int(v) for k, v in (line.split() for line in text[:brace].splitlines())}
+        status = json.loads(text[brace:])
+        swap = swaps(target)["/dev/ramzswap0"]
+    finally:
+        target.check(f"kill {pid}")
+    (dev,) = [d for d in status["devices"] if d["name"] == "ramzswap0"]
+    assert dev["stats"]["stats"] == st
+    # the holder's 2048 pages, most of them swapped out: stored, same-filled and incompressible
+    assert st["pages_stored"] > 1000 and st["same_pages"] > 100 and st["pages_expand"] > 100
+    for key, raw_key in [
+        ("pages_stored", "pages_stored"),
+        ("orig_data_size", "orig_data_size"),
+        ("compr_data_size", "compr_data_size"),
+        ("mem_used_total", "mem_used_total"),
+        ("mem_used_max", "mem_used_max"),
+        ("same_pages", "same_pages"),
+        ("incompressible_pages", "pages_expand"),
+        ("num_reads", "num_reads"),
+        ("num_writes", "num_writes"),
+        ("failed_reads", "failed_reads"),
+        ("failed_writes", "failed_writes"),
+        ("notify_free", "notify_free"),
+        ("bdev_reads", "bdev_num_reads"),
+        ("bdev_writes", "bdev_num_writes"),
+    ]:
+        assert dev[key] == st[raw_key], key
+    assert dev["compression_ratio"] == round(st["orig_data_size"] / st["compr_data_size"], 3)
+    assert dev["effective_ratio"] == round(st["orig_data_size"] / st["mem_used_total"], 3)
+    assert dev["backing"] is None and dev["backing_write_limit_left"] is None  # no limit set
+    assert (dev["initialised"], dev["ours"], dev["swap_active"]) == (True, True, True)
+    assert (dev["swap_size"] // 1024, dev["swap_used"] // 1024, dev["swap_priority"]) == swap
+    assert dev["disksize"] == int(sysfs(target, "disksize"))
+
+
+def test_zram_backend_gets_the_same_sizing_with_lz4(target):
+    target.check("ramzswap-setup stop")
+    try:
+        res = target.run("ramzswap-setup start --backend zram")
+        assert res.status == 0, res.output
+        assert res.output.startswith("ramzswap-setup: started zram0 (zram): "), res.output
+        disksize = round_page(mem_total(target) * 25 // 100)
+        zram = "/sys/block/zram0"
+        assert int(sysfs(target, "disksize", zram)) == disksize
+        assert "[lz4]" in sysfs(target, "comp_algorithm", zram).split()
+        assert sysfs(target, "initstate", zram) == "1"
+        assert swaps(target) == {"/dev/zram0": (swap_kib(disksize), 0, 100)}
+        assert kv_file(target, STATE)["module_loaded"] == "zram"
+        rzscan_confined(target, "--data mixed --seed 5 16 1")
+        (dev,) = [d for d in helper_json(target, "status")["devices"] if d["name"] == "zram0"]
+        assert dev["backend"] == "zram" and dev["swap_active"] and dev["num_writes"] > 1000
+        assert target.check("ramzswap-setup stop") == (
+            "ramzswap-setup: stopped zram0: swap off, device reset, module zram unloaded"
+        )
+        assert swaps(target) == {}
+        assert is_absent(target, "/sys/module/zram")
+    finally:
+        target.run("ramzswap-setup stop; ramzswap-setup start")
+    assert_default_sizes(target)
+
+
+def test_stop_leaves_no_swap_and_no_device_initialised(target):
+    # start loaded the module: stop unloads it
+    assert target.check("ramzswap-setup stop") == (
+        "ramzswap-setup: stopped ramzswap0: swap off, device reset, module ramzswap unloaded"
+    )
+    assert swaps(target) == {}
+    assert is_absent(target, "/sys/module/ramzswap") and is_absent(target, RAMZSWAP)
+    assert is_absent(target, STATE)
+    # the module was there before start: stop resets the device and leaves the module loaded
+    target.check("modprobe ramzswap")
+    try:
+        target.check("ramzswap-setup start")
+        assert kv_file(target, STATE)["module_loaded"] == ""
+        assert target.check("ramzswap-setup stop") == (
+            "ramzswap-setup: stopped ramzswap0: swap off, device reset"
+        )
+        assert swaps(target) == {}
+        assert sysfs(target, "initstate") == "0"
+        assert int(sysfs(target, "disksize")) == 0
+        assert target.check("ramzswap-setup stop") == "ramzswap-setup: nothing to stop"
+    finally:
+        target.run("ramzswap-setup stop; modprobe -r ramzswap; ramzswap-setup start")
+    assert_default_sizes(target)
+
+
+# -- guests of their own ----------------------------------------------------------------------
+def test_backing_disk_and_flash_budget_from_the_config_file(boot):
+    """128M: RAM-only at boot; then backing and a flash budget in /etc/ramzswap.conf."""
+    t = boot(mem="128M", backing="64M")
+    assert_default_sizes(t)
+    disk = t.disk_by_serial("rzbacking")
+    disk_size = int(t.check(f"cat /sys/block/{disk[5:]}/size")) * 512
+    budget = 256 << 20
+    t.write_file("/etc/ramzswap.conf", f'backing = "{disk}"\nbacking_write_budget = "256M/day"\n')
+    res = t.run("/etc/init.d/S11ramzswap-setup restart")
+    assert res.status == 0, res.output
+    limit = budget // PAGE  # nothing written to flash yet this period
+    assert f"backing {disk} ({limit} pages of flash budget left), priority 100" in res.output
+
+    disksize = round_page(disk_size)
+    memlimit = min(round_page(mem_total(t) * 15 // 100), disksize)
+    assert int(sysfs(t, "disksize")) == disksize
+    assert int(sysfs(t, "memlimit")) == memlimit
+    assert sysfs(t, "backing_swap") == disk
+    assert int(sysfs(t, "backing_write_limit")) == limit
+    assert swaps(t) == {"/dev/ramzswap0": (swap_kib(disksize), 0, 100)}
+    plan = helper_json(t, "plan")
+    assert (plan["backing"], plan["backing_size"]) == (disk, disk_size)
+    assert (plan["disksize"], plan["memlimit"]) == (disksize, memlimit)
+    assert plan["sources"]["backing"] == plan["sources"]["backing_write_budget"]
+    assert plan["sources"]["backing"] == "/etc/ramzswap.conf"
+
+    # random pages do not compress: they go to the disk, and must come back right
+    rzscan_confined(t, "--data random --seed 9 24 1")
+    st = stats(t)
+    written = st["bdev_num_writes"]
+    assert written > 1000 and st["bdev_num_reads"] > 1000 and st["failed_reads"] == 0
+    assert st["backing_write_limit_left"] == limit - written
+
+    flash = helper_json(t, "status")["flash"]
+    assert (flash["today_bytes"], flash["lifetime_bytes"]) == (written * PAGE, written * PAGE)
+    assert flash["budget_bytes"] == budget
+    t.check("ramzswap-setup stop")
+    saved = kv_file(t, FLASH)
+    assert int(saved["period_bytes"]) == int(saved["lifetime_bytes"]) == written * PAGE
+    # the next start grants what is left of the budget
+    t.check("ramzswap-setup start")
+    assert int(sysfs(t, "backing_write_limit")) == limit - written
+    assert stats(t)["bdev_num_writes"] == 0  # a fresh device: the count lives in the file
+    flash = helper_json(t, "status")["flash"]
+    assert (flash["today_bytes"], flash["lifetime_bytes"]) == (written * PAGE, written * PAGE)
+
+
+def test_missing_backing_warns_and_starts_ram_only(boot):
+    """512M, backing on the kernel command line that does not exist."""
+    t = boot(mem="512M", append="ramzswap.backing=/dev/rzmissing")
+    warning = "ramzswap-setup: warning: backing /dev/rzmissing: missing: starting RAM-only"
+    kernel_log = t.check("dmesg | grep 'ramzswap-setup: '")
+    assert re.search(rf"\] {re.escape(warning)}$", kernel_log, re.M), kernel_log
+    assert re.search(r"\] ramzswap-setup: started ramzswap0 .*RAM-only", kernel_log), kernel_log
+    assert re.search(rf"^{re.escape(warning)}$", boot_log(t), re.M)  # the init script's stderr
+    assert_default_sizes(t)
+    plan = helper_json(t, "plan")
+    assert plan["backing"] is None and "missing" in plan["backing_why"]
+    assert plan["sources"]["backing"] == "kernel command line (ramzswap.backing=)"
+    assert any("/dev/rzmissing" in w for w in plan["warnings"])
+    # started by hand: the same warning on stderr alone, and the same RAM-only swap
+    t.check("ramzswap-setup stop")
+    res = t.run("ramzswap-setup start 2>/tmp/err >/dev/null; cat /tmp/err")
+    assert res.status == 0
+    assert res.output.splitlines()[0] == warning
+    assert_default_sizes(t)
+
+
+def test_kernel_cmdline_off_starts_nothing(boot):
+    t = boot(mem="128M", append="ramzswap=off")
+    said = "ramzswap-setup: disabled by kernel command line (ramzswap=): nothing done"
+    assert re.search(rf"\] {re.escape(said)}$", t.check("dmesg"), re.M)
+    res = t.run("ramzswap-setup start")
+    assert (res.status, res.output) == (0, said)
+    assert swaps(t) == {}
+    for path in ("/sys/module/ramzswap", "/sys/module/zram", RAMZSWAP, "/sys/block/zram0", STATE):
+        assert is_absent(t, path), path
+    plan = helper_json(t, "plan")
+    assert plan["enabled"] is False and plan["disksize"] is None
+
+
+def test_estimate_of_a_process_matches_lz4_on_the_host(boot):
+    """A process holds seeded pages, most of them in compressed swap; the pages estimate
+    sampled (--save) come to the host through a spare disk and are compressed here."""
+    t = boot(mem="256M", backing="32M")
+    seed, count = 7, 1024
+    pid = hold_pages(t, seed, count, limit="2M")
+    swapped_kib = int(t.check(f"awk '/^VmSwap:/ {{print $2}}' /proc/{pid}/status"))
+    assert swapped_kib * 1024 > count * PAGE // 2
+    est = helper_json(t, f"estimate --pid {pid} --save /tmp/sample")
+    size = int(t.check("stat -c %s /tmp/sample"))
+    disk = t.disk_by_serial("rzbacking")
+    t.check(f"dd if=/tmp/sample of={disk} bs=1M conv=fsync 2>/dev/null")
+    t.check(f"kill {pid}")
+
+    a = est["analysis"]
+    assert est["page_size"] == PAGE and size == a["pages"] * PAGE
+    data = Path(t.vm.machine.backing).read_bytes()[:size]
+    sample = [data[i : i + PAGE] for i in range(0, size, PAGE)]
+    # it read the process's memory, swapped-out pages included: every seeded page is there
+    held = set(sample)
+    assert all(p in held for p in rzsetup_pages.pages(seed, count))
+
+    lz4_bytes = stored = same = incompressible = 0
+    for page in sample:
+        n = len(lz4.block.compress(page, store_size=False))
+        lz4_bytes += n
+        if page[8:] == page[:-8]:  # one 8-byte word repeated: stored for free
+            same += 1
+        elif n > PAGE * 3 // 4:  # stored whole
+            incompressible += 1
+            stored += PAGE
+        else:
+            stored += n
+    assert a["same_pages"] == same
+    assert abs(a["incompressible_pages"] - incompressible) <= count // 100
+    assert a["lz4_ratio"] == pytest.approx(size / lz4_bytes, rel=0.05)
+    assert a["effective_ratio"] == pytest.approx(size / stored, rel=0.05)
+    assert 1.5 < a["effective_ratio"] < 6  # the seeded mix: text, random, zero, same-filled
