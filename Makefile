@@ -20,11 +20,12 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/tools
 export TARGET_ARCHS
 
-.PHONY: help deps image run demo test test-host test-target lint check-kernels clean
+.PHONY: help deps image run demo test test-host test-target lint check-kernels clean bench-setup
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 	@echo "  make image | run | test-host | test-target | lint | check-kernels | list-defconfigs"
+	@echo "  make bench-setup ARCH=...   boot cost of ramzswap-setup start (goal: <= 2 x python3)"
 
 deps: $(VENV)/.installed
 
@@ -49,6 +50,10 @@ run: image
 
 demo: image
 	@$(PY) -m rztools.demo --arch $(ARCH) --kernel $(KERNEL)
+
+# Boot cost of `ramzswap-setup start` in the guest against `python3 -c pass` (a benchmark).
+bench-setup: deps
+	@$(PY) tests/bench/bench_setup.py --arch $(ARCH) --kernel $(KERNEL) --mem $(MEM)
 
 test: deps
 	@$(PY) -m pytest tests $(PYTEST_ARGS)
