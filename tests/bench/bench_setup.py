@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench-setup: FAILED: {e}", file=sys.stderr)
         return 1
     verdict = "met" if figures["ratio"] <= GOAL else "missed"
-    print(f"{a.arch}: start / python3 -c pass = {figures['ratio']:.2f} "
+    print(f"{a.arch}: start / python3 -c pass = {figures['ratio']:.3f} "
           f"(goal <= {GOAL:g}: {verdict})", flush=True)
     if a.json:
         print(json.dumps({"arch": a.arch, **figures}))
