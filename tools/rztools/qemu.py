@@ -79,11 +79,38 @@ class Machine:
         return cls(ARCHES[arch], kernel, rootfs, None, style="buildroot")
 
     def cmdline(self) -> str:
-        parts = [f"console={self.arch.console}", "panic=-1"]
+        parts = [f"console={self.arch.console}", "panic=-1", self.arch.cmdline]
         if self.style == "buildroot":
             parts += ["root=/dev/vda", "rootwait"]
         parts.append(self.append)
         return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class InjectError:
+    """One blkdebug rule: fail every `iotype` ("read" or "write") request that touches
+    512-byte sector `sector` of the disk with errno (5 = EIO)."""
+
+    iotype: str
+    sector: int
+    errno: int = 5
+    once: bool = False
+
+
+def blkdebug_config(rules: list[InjectError]) -> str:
+    """A blkdebug config file for Machine.backing_blkdebug.
+
+    Checked with QEMU 7.2: rules are active from the start with event "none" and filter
+    by I/O type with iotype; the raw format over blkdebug never fires a "write_aio"
+    event, so rules hung on the read_aio/write_aio events work for reads only."""
+    out = []
+    for r in rules:
+        if r.iotype not in ("read", "write"):
+            raise ValueError(f"iotype must be read or write, not {r.iotype!r}")
+        out.append(f'[inject-error]\nevent = "none"\niotype = "{r.iotype}"\n'
+                   f'errno = "{r.errno}"\nsector = "{r.sector}"\n'
+                   f'once = "{"on" if r.once else "off"}"\nimmediately = "off"\n')
+    return "\n".join(out)
 
 
 def command(m: Machine, serial: str = "mon:stdio") -> list[str]:
