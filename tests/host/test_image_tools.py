@@ -1,5 +1,6 @@
 """The offline image builder and QEMU runner: pure parts, and refusals."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,29 @@ def test_qemu_command_lines(tmp_path):
     line = command(m2)[command(m2).index("-append") + 1]
     assert "root=/dev/vda" in line and "console=ttyS0" in line
     assert "-initrd" not in command(m2)
+
+
+def test_make_run_settings_reach_the_qemu_command_line(tmp_path):
+    """What `make run ARCH=aarch64 MEM=128M SMP=4 BACKING=64M` hands QEMU."""
+    out = REPO / "out" / "aarch64-6.1"
+    if not (out / "manifest.json").exists():
+        from rztools.image import build
+
+        build("aarch64", "6.1")
+    res = subprocess.run([sys.executable, "-m", "rztools.qemu", "--arch", "aarch64", "--mem",
+                          "128M", "--smp", "4", "--backing", "64M", "--accel", "tcg",
+                          "--append", "ramzswap=off", "--print"],
+                         cwd=REPO, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(REPO / "tools"), "PATH": os.environ["PATH"],
+                              "HOME": os.environ.get("HOME", "/root")})
+    assert res.returncode == 0, res.stderr
+    argv = res.stdout.split()
+    assert argv[0] == "qemu-system-aarch64"
+    assert argv[argv.index("-m") + 1] == "128M"
+    assert argv[argv.index("-smp") + 1] == "4"
+    assert "tcg,thread=multi" in argv
+    assert any("serial=rzbacking" in a for a in argv)
+    backing = next(a for a in argv if a.startswith("file=") and "backing" in a)
+    path = Path(backing.split(",")[0].removeprefix("file="))
+    assert path.stat().st_size == 64 << 20
+    assert "ramzswap=off" in res.stdout
