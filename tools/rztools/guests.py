@@ -1,0 +1,76 @@
+"""Guests booted by the benchmark and the reliability runner (the target tests boot theirs
+through tests/conftest.py): the test image under QEMU, each with its serial console."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from .console import Console
+from .qemu import Machine, Vm, backing_file, choose_accel
+from .targets import DEFAULT_ARCH, DEFAULT_KERNEL
+
+
+def add_arguments(ap: argparse.ArgumentParser, out: Path) -> None:
+    """--arch, --kernel (ARCH=, KERNEL=), --manifest and --out."""
+    ap.add_argument("--arch", default=os.environ.get("ARCH") or DEFAULT_ARCH)
+    ap.add_argument("--kernel", default=os.environ.get("KERNEL") or DEFAULT_KERNEL)
+    ap.add_argument("--manifest", type=Path, help="boot this image's manifest.json instead "
+                    "of building out/<arch>-<kernel>/")
+    ap.add_argument("--out", type=Path, default=out, help=f"results (default {out})")
+
+
+def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line; from then on SIGTERM exits through the finally blocks, so a
+    terminated run still powers its guests off."""
+    args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    return args
+
+
+class Guests:
+    """Boots guests of one image; all are powered off by close()."""
+
+    def __init__(self, arch: str, kernel: str, logs: Path, manifest: Path | None = None) -> None:
+        if manifest is None:
+            from .image import build
+
+            manifest = build(arch, kernel)
+        self.manifest = json.loads(manifest.read_text())
+        self.machine = Machine.from_manifest(manifest)
+        self.logs = logs
+        self.vms: list[Vm] = []
+
+    def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
+             append: str = "", blkdebug: Path | None = None) -> Console:
+        """A booted guest's console (the keywords of the target tests' boot fixture)."""
+        m = replace(self.machine, mem=mem, smp=smp, append=append, extra=[])
+        if backing:
+            m.backing = backing_file(backing, self.logs)
+            m.backing_blkdebug = blkdebug
+        m.accel = choose_accel(m, os.environ.get("ACCEL", "tcg"))
+        vm = Vm(m, self.logs, f"{m.arch.name}-{len(self.vms)}",
+                float(os.environ.get("RZ_TIMEOUT_SCALE", "1")))
+        self.vms.append(vm)
+        return vm.start()
+
+    def close(self) -> None:
+        for vm in self.vms:
+            vm.poweroff(30)
+        self.vms.clear()
+
+
+@contextlib.contextmanager
+def guests(arch: str, kernel: str, logs: Path, manifest: Path | None = None) -> Iterator[Guests]:
+    g = Guests(arch, kernel, logs, manifest)
+    try:
+        yield g
+    finally:
+        g.close()
