@@ -40,7 +40,10 @@ void rz_bdev_module_exit(void)
 
 /*
  * Open @path exclusively as the backing device of @dev (replacing any
- * earlier one).  Called with dev->lock held, before init.
+ * earlier one); -EBUSY once @dev is initialised.  Takes dev->lock itself,
+ * which must not be held: opening a ramzswap device (refused below, but
+ * only once it is open) calls its ->open(), which takes that device's
+ * lock, and @path may name @dev itself.
  */
 int rz_backing_open(struct rz_dev *dev, const char *path)
 {
@@ -49,6 +52,9 @@ int rz_backing_open(struct rz_dev *dev, const char *path)
 	char *copy;
 	int err = -EINVAL;
 
+	/* pairs with rz_dev_init(); checked again under the lock below */
+	if (smp_load_acquire(&dev->init_done))
+		return -EBUSY;
 	copy = kstrdup(path, GFP_KERNEL);
 	if (!copy)
 		return -ENOMEM;
@@ -65,10 +71,17 @@ int rz_backing_open(struct rz_dev *dev, const char *path)
 	if (rz_bdev_nr_sectors(bdev) < RZ_SECTORS_PER_PAGE)
 		goto refuse;
 
+	mutex_lock(&dev->lock);
+	if (dev->init_done) {
+		mutex_unlock(&dev->lock);
+		err = -EBUSY;
+		goto refuse;
+	}
 	rz_backing_close(dev);
 	dev->bdev = bdev;
 	dev->bdev_ref = ref;
 	dev->backing_path = copy;
+	mutex_unlock(&dev->lock);
 	return 0;
 
 refuse:

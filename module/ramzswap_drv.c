@@ -751,14 +751,17 @@ static int rz_init_from_params(struct rz_dev *dev)
 	    check_mul_overflow((u64)memlimit_kb, (u64)1024, &memlimit))
 		return -EINVAL;
 
-	mutex_lock(&dev->lock);
 	if (backing_swap && *backing_swap) {
+		/* before taking dev->lock: see rz_backing_open() */
 		err = rz_backing_open(dev, backing_swap);
 		if (err) {
 			pr_err("cannot use %s as backing swap: %d\n",
 			       backing_swap, err);
-			goto out;
+			return err;
 		}
+	}
+	mutex_lock(&dev->lock);
+	if (dev->bdev) {
 		if (!disksize)
 			disksize = (u64)rz_bdev_nr_sectors(dev->bdev) <<
 				   SECTOR_SHIFT;
@@ -774,7 +777,6 @@ static int rz_init_from_params(struct rz_dev *dev)
 		       dev->disk->disk_name, disksize, memlimit, err);
 		rz_dev_reset(dev);
 	}
-out:
 	mutex_unlock(&dev->lock);
 	return err;
 }

@@ -173,15 +173,16 @@ static ssize_t backing_swap_store(struct device *d,
 	else if (rz_get_arg(buf, len, path, PATH_MAX) || path[0] != '/')
 		goto invalid;
 
-	mutex_lock(&dev->lock);
-	err = 0;
-	if (dev->init_done)
-		err = -EBUSY;
-	else if (path[0])
+	if (path[0]) {
+		/* takes dev->lock itself, after opening the device */
 		err = rz_backing_open(dev, path);
-	else
-		rz_backing_close(dev);
-	mutex_unlock(&dev->lock);
+	} else {
+		mutex_lock(&dev->lock);
+		err = dev->init_done ? -EBUSY : 0;
+		if (!err)
+			rz_backing_close(dev);
+		mutex_unlock(&dev->lock);
+	}
 	kfree(path);
 	return err ? err : len;
 
