@@ -12,6 +12,8 @@
  *
  * Settings and statistics are in /sys/block/ramzswapN/ (ramzswap_sysfs.c).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/bitmap.h>
 #include <linux/highmem.h>
 #include <linux/bit_spinlock.h>	/* after highmem.h: needs cpu_relax() */
