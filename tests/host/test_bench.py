@@ -1,0 +1,259 @@
+"""The benchmark's host side: parsing the devices' stats, the figures, results.json's
+schema, the report and chart, and the allocator microbenchmark's driver."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from rztools import allocbench, bench
+from rztools import guestproc as gp
+from rztools import swapdevs as sd
+
+RAMZSWAP_STATS = """num_reads 73891
+num_writes 58521
+failed_reads 0
+failed_writes 3
+invalid_io 0
+notify_free 58496
+same_pages 2
+pages_stored 25
+pages_expand 0
+good_compress 25
+orig_data_size 102400
+compr_data_size 36230
+mem_used_total 45056
+mem_used_max 67461120
+bdev_num_reads 0
+bdev_num_writes 0
+backing_write_limit_left -1"""
+# what stats_line("zram") prints: mm_stat's and io_stat's columns after their names
+ZRAM_STATS = ("mm_stat 8073216 3752275 4194304 4194304 4210688 5 0 7 7\n"
+              "io_stat 0 757391 0 0")
+
+
+def test_ramzswap_and_zram_stats_come_out_under_the_same_names():
+    rz = sd.parse_stats("ramzswap", RAMZSWAP_STATS)
+    zr = sd.parse_stats("zram", ZRAM_STATS)
+    for key in ("orig_data_size", "compr_data_size", "mem_used_total", "mem_used_max",
+                "same_pages", "failed_writes", "failed_reads", "notify_free"):
+        assert key in rz and key in zr, key
+    assert rz["backing_write_limit_left"] == -1
+    assert (zr["orig_data_size"], zr["compr_data_size"], zr["mem_used_total"]) == (
+        8073216, 3752275, 4194304)
+    assert zr["failed_writes"] == 757391 and zr["huge_pages"] == 7
+
+
+def test_stats_that_are_not_stats_are_refused():
+    with pytest.raises(ValueError):
+        sd.parse_stats("zram", "io_stat 0 0 0 0")
+    with pytest.raises(ValueError):
+        sd.parse_stats("ramzswap", "cat: can't open '/sys/block/ramzswap0/stats'")
+    with pytest.raises(ValueError):
+        sd.sysdir("zswap")
+
+
+def test_setup_lines_configure_each_backend_its_own_way():
+    cfg = sd.SwapConfig("256M", "128M")
+    z = sd.setup_line("zram", cfg)
+    assert "echo lz4 > /sys/block/zram0/comp_algorithm" in z
+    assert "echo 128M > /sys/block/zram0/mem_limit" in z
+    assert z.index("mem_limit") < z.index("disksize") < z.index("mkswap") < z.index("swapon")
+    r = sd.setup_line("ramzswap", sd.SwapConfig("64M", "8M", backing="/dev/vdb",
+                                                backing_write_limit=100))
+    assert r.index("backing_swap") < r.index("memlimit") < r.index("disksize")
+    assert "echo 100 > /sys/block/ramzswap0/backing_write_limit" in r
+    with pytest.raises(ValueError):
+        sd.setup_line("zram", sd.SwapConfig("64M", backing="/dev/vdb"))
+
+
+def test_a_command_runs_inside_the_memory_cgroup(tmp_path, monkeypatch):
+    # the same shell line, against a directory standing in for /sys/fs/cgroup
+    monkeypatch.setattr(sd, "CGROOT", str(tmp_path))
+    (tmp_path / "grp").mkdir()
+    scan = sd.Scan("file:/a b", 8, 2, workers=3, rewrite=True, time_limit=5)
+    line = sd.scan_line(scan, "grp").replace("exec rzscan", "exec echo rzscan")
+    assert line.startswith("timeout -s KILL 5 sh -c ")  # the timer stays out of the group
+    out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["rzscan", "--data", "file:/a", "b", "--mode", "cyclic",
+                                  "--workers", "3", "--seed", "1", "--rewrite", "8", "2"]
+    assert (tmp_path / "grp" / "cgroup.procs").read_text().strip().isdigit()
+    assert sd.in_memcg(None, "true") == "true"
+
+
+def test_rzscan_report_is_found_after_its_stderr():
+    out = ('rzscan: worker 3 killed by signal 7\n{"dataset":"random","mismatches":0,'
+           '"pswpin":5,"pswpout":7,"elapsed_s":1.5}')
+    assert sd.parse_rzscan(out)["pswpout"] == 7
+    with pytest.raises(ValueError):
+        sd.parse_rzscan("Killed")
+    assert not sd.ScanResult(137, None, "Killed").verified
+    assert sd.ScanResult(0, {"mismatches": 0}, "").verified
+    assert not sd.ScanResult(0, {"mismatches": 2}, "").verified
+
+
+def test_system_seconds_count_system_irq_and_softirq_ticks():
+    before = "cpu  136 0 664 796 4 0 21 0 0 0"
+    after = "cpu  364 0 1699 1979 4 10 44 0 0 0"
+    assert gp.system_seconds(before, after) == pytest.approx((1035 + 10 + 23) / 100)
+    with pytest.raises(ValueError):
+        gp.system_seconds("cpu0 1 2 3 4 5 6 7", after)
+
+
+OOM_REPORT = """[  106.70] rzscan invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0
+[  106.70] CPU: 1 PID: 135 Comm: rzscan Not tainted 6.1.0-56-amd64 #1  Debian 6.1.192-2
+[  106.70] Call Trace:
+[  106.70]  <TASK>
+[  106.70]  dump_stack_lvl+0x44/0x5c
+[  106.70]  dump_header+0x4a/0x211
+[  106.79] Memory cgroup out of memory: Killed process 135 (rzscan) total-vm:75004kB
+[  110.01] oom_reaper: reaped process 135 (rzscan), now anon-rss:0kB"""
+
+
+def test_kernel_problems_leave_out_oom_reports_but_not_what_follows():
+    assert gp.kernel_problems(OOM_REPORT) == []
+    oops = "[  120.00] BUG: unable to handle page fault for address: 0000000000001234"
+    warn = "[  121.00] WARNING: CPU: 0 PID: 9 at mm/page_alloc.c:5525"
+    assert gp.kernel_problems(OOM_REPORT + "\n" + oops + "\n" + warn) == [oops, warn]
+    assert gp.kernel_problems(warn + "\n" + OOM_REPORT) == [warn]
+
+
+def stats(orig: int, compr: int, used: int) -> dict[str, int]:
+    return {"orig_data_size": orig, "compr_data_size": compr, "mem_used_total": used}
+
+
+def a_run(ds: str, be: str, run: int, pps: float, used: int = 64 << 20) -> dict:
+    report = {"pswpin": int(pps * 5), "pswpout": int(pps * 5), "elapsed_s": 10.0}
+    figs = bench.run_figures(report, report, 2.0 + run, stats(2 * used, used, used),
+                             stats(used, used * 19 // 20, used))
+    return {"dataset": ds, "backend": be, "run": run, "figures": figs, "pswpout": 100,
+            "mismatches": 0, "status": 0, "failed_writes": 0}
+
+
+def test_run_figures():
+    f = a_run("text", "zram", 0, 1000)["figures"]
+    assert f["pages_per_s"] == pytest.approx(1000) and f["us_per_page"] == pytest.approx(1000)
+    assert f["ratio"] == 2 and f["orig_per_mem_used"] == 2
+    assert f["compr_per_mem_used_after_churn"] == pytest.approx(0.95)
+    # a store of same-filled pages only: its ratios are those of a few stray pages
+    tiny = a_run("zero", "zram", 0, 1000, used=8192)["figures"]
+    assert tiny["ratio"] is tiny["orig_per_mem_used"] is None
+    assert tiny["pages_per_s"] == pytest.approx(1000)
+
+
+def test_results_json_has_exactly_the_issue_schema_and_pairs_runs():
+    plan = bench.Plan(runs=3, datasets=("text", "zero"))
+    runs = [a_run(ds, be, i, pps, used=8192 if ds == "zero" else 64 << 20)
+            for i in range(3) for ds in plan.datasets
+            for be, pps in (("ramzswap", 2000 + 100 * i), ("zram", 1000))]
+    recs = bench.records(runs, plan)
+    assert len(recs) == 4
+    for rec in recs:
+        assert set(rec) == {"dataset", "backend", "runs", "pages_per_s", "us_per_page",
+                            "ratio", "orig_per_mem_used", "compr_per_mem_used_after_churn",
+                            "sys_s"}
+        assert rec["runs"] == 3
+        for fig in bench.FIGURES:
+            assert set(rec[fig]) == {"min", "median", "max"}
+    rz_text = recs[0]
+    assert (rz_text["dataset"], rz_text["backend"]) == ("text", "ramzswap")
+    assert rz_text["pages_per_s"]["min"] == pytest.approx(2000)
+    assert rz_text["pages_per_s"]["median"] == pytest.approx(2100)
+    assert rz_text["sys_s"] == {"min": 2.0, "median": 3.0, "max": 4.0}
+    assert recs[2]["ratio"] == {"min": None, "median": None, "max": None}
+    json.dumps(recs)  # no inf or nan
+    ratios = bench.paired_ratios(runs, plan)
+    assert ratios[0]["pairs"] == 3
+    assert ratios[0]["pages_per_s"]["median"] == pytest.approx(2.1)
+    assert ratios[0]["us_per_page"]["max"] == pytest.approx(0.5)
+    goals = bench.goal_rows(recs, ratios)
+    speed = [g for g in goals if g["goal"].startswith("pages/s")]
+    assert [(g["dataset"], g["met"]) for g in speed] == [("text", True)]
+    churn = [g for g in goals if "after churn" in g["goal"]]
+    assert [(g["dataset"], g["met"]) for g in churn] == [("text", True), ("zero", None)]
+
+
+def test_report_and_chart(tmp_path):
+    plan = bench.Plan(runs=2, datasets=("heap", "random"))
+    runs = [a_run(ds, be, i, pps) for i in range(2) for ds in plan.datasets
+            for be, pps in (("ramzswap", 900), ("zram", 1000))]
+    recs = bench.records(runs, plan, bench.ALL_FIGURES)
+    ratios = bench.paired_ratios(runs, plan)
+    md = bench.markdown(plan, recs, ratios, bench.goal_rows(bench.records(runs, plan), ratios),
+                        {"kernel_release": "6.1.0-56-amd64", "elapsed_s": 12.0,
+                         "notes": ["heap: something to know"]})
+    assert "| heap | **0.90** (0.90–0.90) |" in md
+    assert "| pages/s >= 1.0x zram on text and heap data | heap | 0.90 | **no** |" in md
+    assert "- heap: something to know" in md
+    png = tmp_path / "r.png"
+    bench.chart(plan, recs, ratios, png)
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", head[16:24])
+    assert width >= 1000 and height >= 600
+
+
+def test_run_notes_flag_what_changes_a_reading():
+    runs = [a_run("text", "ramzswap", 0, 1000), a_run("text", "zram", 0, 1000)]
+    runs[0].update(failed_writes=12, mismatches=1, status=1, pswpout=30000)
+    runs[1]["pswpout"] = 110000
+    notes = bench.run_notes(runs)
+    assert any("12 failed writes" in n for n in notes)
+    assert any("1 mismatching pages" in n for n in notes)
+    assert any("swap-outs per run differ" in n for n in notes)
+
+
+# ---- allocator microbenchmark -----------------------------------------------------------
+
+HIST = {"pages": 10, "same": 2, "raw": 1, "sizes": {"1200": 3, "100": 4}}
+
+
+def test_size_lines_keep_same_filled_and_raw_pages():
+    assert allocbench.size_lines(HIST) == "0 2\n100 4\n1200 3\n4096 1\n"
+    assert allocbench.allocates(HIST)
+    assert not allocbench.allocates({"pages": 5, "same": 5, "raw": 0, "sizes": {}})
+    assert allocbench.mean_object(HIST) == pytest.approx((1200 * 3 + 100 * 4) / 7)
+
+
+def test_xvbench_replays_one_trace_on_both_allocators(tmp_path):
+    exe = allocbench.build(tmp_path)
+    sizes = tmp_path / "s.sizes"
+    sizes.write_text("0 10\n300 40\n1500 40\n2900 9\n4096 1\n")
+    xv = allocbench.run_one(exe, "xv", sizes, 7)
+    ml = allocbench.run_one(exe, "malloc", sizes, 7)
+    for phase in allocbench.PHASES:
+        assert xv[phase]["stored"] == ml[phase]["stored"] > 0
+        assert xv[phase]["ops"] == ml[phase]["ops"]
+        # an allocator never holds less than what is stored in it
+        assert xv[phase]["held"] >= xv[phase]["stored"]
+    # half of the slots freed: a pool that gives empty pages back shrinks
+    assert xv["half"]["held"] < xv["churn"]["held"]
+    f = allocbench.figures(xv)
+    assert 0.5 < f["efficiency_half"] <= 1.0 and f["ops_per_s"] > 0
+    bad = subprocess.run([str(exe), "xv", str(tmp_path / "none"), "10", "10", "1"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "no sizes" in bad.stderr
+
+
+def test_allocbench_report(tmp_path):
+    sizes = tmp_path / "sizes.json"
+    sizes.write_text(json.dumps({"heap": {"pages": 100, "same": 5, "raw": 0,
+                                          "sizes": {"900": 50, "1700": 45}},
+                                 "zero": {"pages": 10, "same": 10, "raw": 0, "sizes": {}}}))
+    assert allocbench.main(["--sizes", str(sizes), "--slots", "3000", "--churn", "6000",
+                            "--seeds", "2"]) == 0
+    rows = json.loads((tmp_path / "alloc.json").read_text())
+    assert [r["dataset"] for r in rows] == ["heap"]
+    md = (tmp_path / "alloc.md").read_text()
+    assert "| heap | 1279 |" in md and "3000 slots" in md and "over 2 seeds" in md
+
+
+def test_bench_plan_scales_the_workload_to_three_times_its_ram():
+    plan = bench.Plan()
+    assert plan.scan_mib == 3 * plan.workload_mib
+    assert plan.scan_data("heap") == f"file:{bench.HEAP_FILE}"
+    assert set(plan.datasets) == {"zero", "text", "heap", "random", "mixed"}
+    assert Path(gp.GUEST_SCRIPTS / "heapdump.py").exists()
