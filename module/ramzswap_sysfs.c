@@ -256,7 +256,7 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 {
 	struct rz_dev *dev = rz_dev_of(d);
 	struct rz_stats *st = &dev->stats;
-	s64 used = 0, left = -1;
+	s64 used = 0, left = -1, stored;
 	ssize_t n = 0;
 
 	mutex_lock(&dev->lock);
@@ -264,6 +264,8 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 		used = xv_get_total_size_bytes(dev->pool);
 	if (dev->bwl)
 		left = atomic_long_read(&dev->bwl_left);
+	/* read once: orig_data_size must agree with it while pages come and go */
+	stored = atomic64_read(&st->pages_stored);
 
 #define RZ_STAT(name, val) \
 	(n += sysfs_emit_at(buf, n, "%s %lld\n", name, (long long)(val)))
@@ -274,11 +276,10 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 	RZ_STAT("invalid_io", atomic64_read(&st->invalid_io));
 	RZ_STAT("notify_free", atomic64_read(&st->notify_free));
 	RZ_STAT("same_pages", atomic64_read(&st->same_pages));
-	RZ_STAT("pages_stored", atomic64_read(&st->pages_stored));
+	RZ_STAT("pages_stored", stored);
 	RZ_STAT("pages_expand", atomic64_read(&st->pages_expand));
 	RZ_STAT("good_compress", atomic64_read(&st->good_compress));
-	RZ_STAT("orig_data_size",
-		atomic64_read(&st->pages_stored) << PAGE_SHIFT);
+	RZ_STAT("orig_data_size", stored << PAGE_SHIFT);
 	RZ_STAT("compr_data_size", atomic64_read(&st->compr_data_size));
 	RZ_STAT("mem_used_total", used);
 	RZ_STAT("mem_used_max", max(atomic64_read(&st->mem_used_max), used));
