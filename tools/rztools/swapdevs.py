@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -162,6 +163,19 @@ def in_memcg(name: str | None, cmd: str) -> str:
 
 def memcg(sh: Shell, name: str, limit: str) -> None:
     sh.check(memcg_line(name, limit))
+
+
+def empty_memcg(sh: Shell, name: str, timeout: float = 300.0) -> None:
+    """Kill what is left in group `name` and wait until it is gone: a workload killed in a
+    thrashing group takes a while to exit, and until then swapoff cannot take its pages
+    back (ENOMEM)."""
+    g = f"{CGROOT}/{name}"
+    deadline = time.monotonic() + timeout
+    while sh.check(f"cat {g}/cgroup.procs").strip():
+        if time.monotonic() > deadline:
+            raise GuestError(f"processes of {g} did not exit")
+        sh.run(f"echo 1 > {g}/cgroup.kill")
+        time.sleep(0.5)
 
 
 # ---- rzscan ------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def garbage(rng: random.Random) -> bytes:
         return (b"9" * rng.randrange(20, 5000))
     if kind == 3:
         return "".join(rng.choice("abcXYZ/._-") for _ in range(rng.randrange(1, 30))).encode()
-    return rng.choice((b"", b" ", b"\n\n", b"yes", b"true", b"on"))
+    return rng.choice((b"\n", b" ", b"\n\n", b"yes", b"true", b"on"))
 
 
 def path(rng: random.Random, backing: str) -> str:
@@ -81,8 +81,8 @@ def value(rng: random.Random, attr: str, backing: str) -> bytes:
         raw = rng.choice(("1", "1", "0", "2", "11", "-1", " 1", "1 ", "01")).encode()
     else:
         raw = number(rng).encode()
-    if rng.random() < 0.5 and not raw.endswith(b"\n"):
-        raw += b"\n"
+    if (rng.random() < 0.5 or not raw) and not raw.endswith(b"\n"):
+        raw += b"\n"  # a write of nothing would never reach the driver
     return raw
 
 
