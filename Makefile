@@ -26,6 +26,8 @@ help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 	@echo "  make image | run | test-host | test-target | lint | check-kernels | list-defconfigs"
 	@echo "  make bench-setup ARCH=...   boot cost of ramzswap-setup start (goal: <= 2 x python3)"
+	@echo "  make bench [ARCH= RUNS=]     ramzswap vs zram side by side -> out/bench/"
+	@echo "  make reliability [SOAK=min]  fault injection, stress, soak, fuzz -> out/reliability/"
 
 deps: $(VENV)/.installed
 
@@ -54,6 +56,17 @@ demo: image
 # Boot cost of `ramzswap-setup start` in the guest against `python3 -c pass` (a benchmark).
 bench-setup: deps
 	@$(PY) tests/bench/bench_setup.py --arch $(ARCH) --kernel $(KERNEL) --mem $(MEM)
+
+# ramzswap against zram, and the reliability scenarios (issue 6).  Results: out/bench/,
+# out/reliability/.  RUNS= runs per backend (default 3); SOAK= soak minutes (default 10).
+RUNS ?= 3
+SOAK ?= 10
+.PHONY: bench reliability
+bench: image
+	@$(PY) -m rztools.bench --arch $(ARCH) --kernel $(KERNEL) --runs $(RUNS)
+
+reliability: image
+	@$(PY) -m rztools.reliability --arch $(ARCH) --kernel $(KERNEL) --soak-minutes $(SOAK)
 
 test: deps
 	@$(PY) -m pytest tests $(PYTEST_ARGS)
