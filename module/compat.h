@@ -25,6 +25,12 @@
  *         as a macro rather than assumed by version)
  * ->swap_slot_free_notify() is present from 2.6.35 to at least 7.3; Kbuild
  * looks for it in the headers and defines RZ_HAVE_SLOT_FREE_NOTIFY.
+ * How a disk tells swap it is synchronous (swap-in then bypasses the swap
+ * cache and frees the slot at once) is looked for the same way:
+ *   before 6.3  it has ->rw_page() (RZ_HAVE_RW_PAGE; an enum req_op
+ *               argument from 5.19 on, RZ_RW_PAGE_ENUM_OP)
+ *   6.3-6.10    QUEUE_FLAG_SYNCHRONOUS (RZ_HAVE_QUEUE_FLAG_SYNC)
+ *   6.11        BLK_FEAT_SYNCHRONOUS in the queue limits
  */
 #ifndef _RAMZSWAP_COMPAT_H_
 #define _RAMZSWAP_COMPAT_H_
@@ -35,6 +41,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 
 /* Kbuild passes the kernel's version as major * 100 + minor, e.g. 601. */
@@ -109,6 +116,22 @@ static inline blk_qc_t rz_fops_submit_bio(struct bio *bio)
 }
 #endif
 
+#ifdef RZ_HAVE_RW_PAGE
+int rz_rw_page(struct block_device *bdev, sector_t sector, struct page *page,
+	       bool write);
+
+#ifdef RZ_RW_PAGE_ENUM_OP
+static inline int rz_fops_rw_page(struct block_device *bdev, sector_t sector,
+				  struct page *page, enum req_op op)
+#else
+static inline int rz_fops_rw_page(struct block_device *bdev, sector_t sector,
+				  struct page *page, unsigned int op)
+#endif
+{
+	return rz_rw_page(bdev, sector, page, op_is_write(op));
+}
+#endif
+
 #if RZ_KVER >= 605
 static inline int rz_fops_open(struct gendisk *disk, blk_mode_t mode)
 {
@@ -162,6 +185,9 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 #if RZ_KVER < 611
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, disk->queue);
+#ifdef RZ_HAVE_QUEUE_FLAG_SYNC
+	blk_queue_flag_set(QUEUE_FLAG_SYNCHRONOUS, disk->queue);
+#endif
 #endif
 #else /* before 6.9 */
 	struct request_queue *q;
@@ -193,6 +219,9 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 #endif
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, q);
+#ifdef RZ_HAVE_QUEUE_FLAG_SYNC
+	blk_queue_flag_set(QUEUE_FLAG_SYNCHRONOUS, q);
+#endif
 #endif
 	disk->flags |= RZ_GENHD_NO_PART;
 	return disk;

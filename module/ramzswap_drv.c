@@ -411,7 +411,6 @@ static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
 	}
 	if (err) {
 		/* nowhere to put it: fail, leave the slot as it was */
-		atomic64_inc(&dev->stats.failed_writes);
 		if (xv_compact_wanted(dev->pool))
 			queue_work(rz_wq, &dev->compact_work);
 		return err;
@@ -503,13 +502,13 @@ static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
 	rz_stream_put();
 
 	if (state == RZ_BDEV) {
-		if (test_bit(index, dev->bdev_bad))
+		if (!b->bio)
+			err = -EOPNOTSUPP;	/* a page without a bio */
+		else if (test_bit(index, dev->bdev_bad))
 			err = -EIO;
 		else
 			rz_backing_submit(dev, b->bio, &b->iter, index, false);
 	}
-	if (err)
-		atomic64_inc(&dev->stats.failed_reads);
 	return err;
 }
 
@@ -563,6 +562,8 @@ static void rz_rw(struct rz_dev *dev, struct bio *bio, bool write)
 			err = rz_read_page(dev, &b, index);
 		}
 		if (err) {
+			atomic64_inc(write ? &dev->stats.failed_writes :
+				     &dev->stats.failed_reads);
 			bio->bi_status = BLK_STS_IOERR;
 			break;
 		}
@@ -598,6 +599,52 @@ void rz_submit_bio(struct bio *bio)
 	}
 	bio_endio(bio);
 }
+
+#ifdef RZ_HAVE_RW_PAGE
+/*
+ * One whole page, synchronously, without a bio.  On kernels that have
+ * ->rw_page() (before 6.3) its presence is what makes swap treat the device
+ * as synchronous: a page read back then skips the swap cache and its slot is
+ * freed at once, so the store does not keep copies of pages that are back in
+ * RAM.  Only what needs no bio is done here.  Anything else (the backing
+ * device, an invalid request, a failure) returns an error before it is
+ * counted, and the kernel sends the same page again as a bio, which
+ * rz_submit_bio() carries out and counts.
+ */
+int rz_rw_page(struct block_device *bdev, sector_t sector, struct page *page,
+	       bool write)
+{
+	struct rz_dev *dev = bdev->bd_disk->private_data;
+	unsigned long index = sector >> RZ_PAGE_SECTOR_SHIFT;
+	struct rz_blk b = {
+		.bv = { .bv_page = page, .bv_len = PAGE_SIZE },
+		.whole = true,
+	};
+	int err;
+
+	if (PageTransHuge(page))
+		return -EOPNOTSUPP;
+	/* pairs with rz_dev_init(): table, pool and size are set up */
+	if (!smp_load_acquire(&dev->init_done) ||
+	    sector & (RZ_SECTORS_PER_PAGE - 1) || index >= dev->nr_slots)
+		return -EINVAL;
+	if (write) {
+		/* its page may have to go to the backing device: a bio's job */
+		if (dev->bdev)
+			return -EOPNOTSUPP;
+		err = rz_write_page(dev, &b, index);
+	} else {
+		err = rz_read_page(dev, &b, index);
+		if (!err)
+			flush_dcache_page(page);
+	}
+	if (err)
+		return err;
+	atomic64_inc(write ? &dev->stats.num_writes : &dev->stats.num_reads);
+	page_endio(page, write, 0);
+	return 0;
+}
+#endif
 
 #ifdef RZ_HAVE_SLOT_FREE_NOTIFY
 /* Swap no longer needs slot @index.  May be called in atomic context. */
@@ -638,6 +685,9 @@ const struct block_device_operations rz_fops = {
 	.submit_bio		= rz_fops_submit_bio,
 	.open			= rz_fops_open,
 	.release		= rz_fops_release,
+#ifdef RZ_HAVE_RW_PAGE
+	.rw_page		= rz_fops_rw_page,
+#endif
 #ifdef RZ_HAVE_SLOT_FREE_NOTIFY
 	.swap_slot_free_notify	= rz_slot_free_notify,
 #endif
