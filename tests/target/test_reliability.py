@@ -20,8 +20,8 @@ def test_backing_disk_failing_reads_and_writes(boot, tmp_path, size):
     out = rel.backing_eio(boot, size, tmp_path)
     assert out.failed == 0, str(out)
     # the direct writes and reads of the failing slots were refused and counted
-    assert out.facts["direct"]["failed_writes"] >= 2, str(out)
-    assert out.facts["direct"]["failed_reads"] >= 4, str(out)
+    assert out.facts["direct"] == {"bdev_num_writes": 8, "failed_writes": 2,
+                                   "failed_reads": 4}, str(out)
     # as swap: pages went to the disk, its failures were counted, and every worker
     # that lost a page died of SIGBUS instead of reading wrong data
     st = out.facts["swap_stats"]
@@ -37,10 +37,9 @@ def test_memlimit_exhaustion_without_backing(target, size):
 
 
 def test_memlimit_is_not_spent_on_copies_of_pages_in_ram(target, size):
-    """Fails on Linux 6.1 (reported): ramzswap is not a synchronous swap device before
-    6.11 (no ->rw_page on 5.10-6.2, no QUEUE_FLAG_SYNCHRONOUS on 6.3-6.10), so the kernel
-    keeps every page read back in the swap cache together with its compressed copy;
-    under the same memlimit ramzswap fails writes that zram does not."""
+    """A page read back is freed from the store at once (the device is synchronous for
+    swap on every kernel), so under the same memlimit ramzswap fails no more writes
+    than zram does; before 6940c34 it failed ~110000 of them on 6.1."""
     out = rel.memlimit_vs_zram(target, size)
     assert out.failed == 0, str(out)
 

@@ -255,13 +255,11 @@ def markdown(plan: Plan, recs: list[dict], ratios: list[dict], goals: list[dict]
 SWAP_CACHE_NOTE = (
     "Why the swap-outs differ: the kernel frees a slot when the page is read back only for "
     "a synchronous swap device (->rw_page before 6.3, QUEUE_FLAG_SYNCHRONOUS 6.3-6.10, "
-    "BLK_FEAT_SYNCHRONOUS from 6.11). zram is one; ramzswap is one only from 6.11. Here "
-    "a page read back from ramzswap stays in the swap cache with its slot and compressed "
-    "copy, and evicting it again costs no write, while zram compresses and writes it anew. "
-    "So the plain runs do different work: compare 'workload seconds' for the same work, "
-    "and the --rewrite rate for the drivers on equal traffic. The store also holds those "
-    "copies, which is why a tight memlimit fails writes on ramzswap that zram does not "
-    "(make reliability: memlimit_vs_zram).")
+    "BLK_FEAT_SYNCHRONOUS from 6.11); both drivers declare it, so a difference means one "
+    "of them was not treated as synchronous (a page read back then stays in the swap cache "
+    "with its slot and compressed copy, and evicting it again costs no write). The plain "
+    "runs then do different work: compare 'workload seconds' for the same work, and the "
+    "--rewrite rate for the drivers on equal traffic.")
 
 
 def run_notes(runs: list[dict]) -> list[str]:
