@@ -1,11 +1,10 @@
 """The actions that need the running kernel, behind one small interface.
 
-The real implementation loads modules with modprobe, writes sysfs attributes, looks up device
-numbers and calls swapon(2)/swapoff(2) through ctypes. The host tests hand the helper a fake
-with the same methods that acts on a fake system under --root.
+The real implementation loads modules (itself when modprobe would only insert plain .ko files,
+else with modprobe), writes sysfs attributes, looks up device numbers and calls swapon(2) and
+swapoff(2) through libc. The host tests hand the helper a fake with the same methods that acts
+on a fake system under --root.
 """
-
-from __future__ import annotations
 
 import os
 
@@ -25,7 +24,17 @@ class Kernel:
     fake = False
 
     def load_module(self, name: str) -> int:
-        """Run `modprobe name`; returns its exit status (its messages go to our stderr)."""
+        """Load a module and what it depends on, as `modprobe name` would; returns 0 or
+        modprobe's exit status (its messages go to our stderr).
+
+        Inserted here when modload can tell what modprobe would insert; modprobe runs when it
+        cannot, and when an insertion fails, so a failure is kmod's to explain."""
+        from . import modload
+        from .rootfs import Root
+
+        steps = modload.plan(Root("/"), os.uname().release, name)
+        if steps is not None and _insert(steps):
+            return 0
         return _run(["modprobe", name])
 
     def unload_module(self, name: str) -> int:
@@ -55,19 +64,31 @@ class Kernel:
         return os.major(st.st_rdev), os.minor(st.st_rdev)
 
     def swapon(self, path: str, flags: int) -> None:
-        _syscall("swapon", path, flags)
+        from . import libc
+
+        libc.swapon(path, flags)
 
     def swapoff(self, path: str) -> None:
-        _syscall("swapoff", path)
+        from . import libc
+
+        libc.swapoff(path)
 
 
-def _syscall(name: str, path: str, *args: int) -> None:
-    import ctypes
+def _insert(steps: list[tuple[str, str]]) -> bool:
+    """init_module(2) each (path, parameters) in turn; False at the first that fails."""
+    import errno
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(libc, name)(os.fsencode(path), *args) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), path)
+    from . import libc
+
+    for path, params in steps:
+        try:
+            with open(path, "rb") as f:
+                image = f.read()
+        except OSError:
+            return False
+        if libc.init_module(image, params) not in (0, errno.EEXIST):
+            return False
+    return True
 
 
 def _run(argv: list[str]) -> int:

@@ -256,6 +256,25 @@ def test_stop_leaves_no_swap_and_no_device_initialised(target):
     assert_default_sizes(target)
 
 
+def test_module_configured_for_modprobe_is_loaded_by_modprobe(target):
+    """start inserts plain modules itself; a modprobe.d line about the module makes it leave
+    the loading to modprobe, which applies the options (here: the module sets ramzswap0 up)."""
+    conf = "/etc/modprobe.d/rztest.conf"
+    target.check("ramzswap-setup stop")
+    target.write_file(conf, "options ramzswap disksize_kb=16384\n")
+    try:
+        res = target.run("ramzswap-setup start")
+        assert (res.status, res.output) == (0, (
+            "ramzswap-setup: started ramzswap0 (ramzswap, set up by module parameters "
+            "disksize_kb=16384): disksize 16 MiB, memlimit none, RAM-only, priority 100"
+        ))  # fmt: skip
+        assert swaps(target) == {"/dev/ramzswap0": (swap_kib(16 << 20), 0, 100)}
+        assert kv_file(target, STATE)["module_loaded"] == "ramzswap"
+    finally:
+        target.run(f"rm -f {conf}; ramzswap-setup stop; ramzswap-setup start")
+    assert_default_sizes(target)
+
+
 # -- guests of their own ----------------------------------------------------------------------
 def test_backing_disk_and_flash_budget_from_the_config_file(boot):
     """128M: RAM-only at boot; then backing and a flash budget in /etc/ramzswap.conf."""
@@ -323,6 +342,23 @@ def test_missing_backing_warns_and_starts_ram_only(boot):
     assert res.status == 0
     assert res.output.splitlines()[0] == warning
     assert_default_sizes(t)
+
+
+def test_module_parameters_on_the_kernel_command_line_reach_the_module(boot):
+    """At boot start loads the module itself (no modprobe) and hands it its parameters from
+    the kernel command line, as kmod would: the module sets ramzswap0 up, start formats it."""
+    t = boot(mem="128M", append="ramzswap.disksize_kb=20480")
+    said = (
+        "ramzswap-setup: started ramzswap0 (ramzswap, set up by module parameters "
+        "disksize_kb=20480): disksize 20 MiB, memlimit none, RAM-only, priority 100"
+    )
+    assert re.search(rf"\] {re.escape(said)}$", t.check("dmesg"), re.M)
+    assert sysfs(t, "disksize") == str(20 << 20)
+    assert swaps(t) == {"/dev/ramzswap0": (swap_kib(20 << 20), 0, 100)}
+    assert t.check("cat /sys/module/ramzswap/parameters/disksize_kb") == "20480"
+    # stop unloads what start loaded, the dependency included (kmod's modprobe -r)
+    t.check("ramzswap-setup stop")
+    assert is_absent(t, "/sys/module/ramzswap") and is_absent(t, "/sys/module/lz4_compress")
 
 
 def test_kernel_cmdline_off_starts_nothing(boot):

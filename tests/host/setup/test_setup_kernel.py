@@ -22,12 +22,15 @@ def test_programs_run_and_report_their_status(capfd):
 
 
 def test_modules_load_with_modprobe_and_unload_quietly(monkeypatch):
-    """Quiet unload: kmod would print a FATAL line for a dependency still in use by another
-    module even though the module itself went; stop checks /sys/module instead."""
+    """When modload cannot tell what modprobe would insert (see test_setup_modload). Quiet
+    unload: kmod would print a FATAL line for a dependency still in use by another module
+    even though the module itself went; stop checks /sys/module instead."""
     from ramzswap_setup import kernel as kernel_module
+    from ramzswap_setup import modload
 
     ran = []
     monkeypatch.setattr(kernel_module, "_run", lambda argv: ran.append(argv) or 0)
+    monkeypatch.setattr(modload, "plan", lambda root, release, name: None)
     Kernel().load_module("ramzswap")
     Kernel().unload_module("ramzswap")
     assert ran == [["modprobe", "ramzswap"], ["modprobe", "-r", "-q", "ramzswap"]]
@@ -83,3 +86,12 @@ def test_header_is_written_to_the_start_and_refuses_tiny_areas(tmp_path):
     assert swapheader.build(10 * 16384, 16384)[16384 - 10 :] == b"SWAPSPACE2"
     with pytest.raises(ValueError):
         swapheader.build(9 * 4096, 4096)
+
+
+def test_init_module_answers_with_the_errno():
+    """Not a module: the kernel refuses it (or this process may not load modules at all)."""
+    from ramzswap_setup import libc
+
+    assert libc.init_module(b"not a module", "") in (
+        errno.ENOEXEC, errno.EINVAL, errno.EPERM, errno.ENOSYS, errno.EFAULT,
+    )  # fmt: skip
