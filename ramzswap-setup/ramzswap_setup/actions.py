@@ -6,8 +6,6 @@ A failure part way undoes what was done. stop: bring the flash counters up to da
 reset, unload the module if we loaded it.
 """
 
-from __future__ import annotations
-
 import errno
 
 from . import plan as planner

@@ -6,8 +6,6 @@ writeback_limit when the kernel has CONFIG_ZRAM_WRITEBACK). Both report the same
 normalised statistics; whatever a kernel lacks is said, not ignored.
 """
 
-from __future__ import annotations
-
 import os
 
 from . import procfs
@@ -106,7 +104,7 @@ class Backend:
     def write(self, env: Env, name: str, value: object) -> None:
         env.kernel.write_attr(env.root.host(f"{self.sysdir}/{name}"), str(value))
 
-    def configure(self, env: Env, plan: Plan) -> list[str]:
+    def configure(self, env: Env, plan: "Plan") -> list[str]:
         """Write the plan's settings, disksize last (it initialises). Returns notes."""
         raise NotImplementedError
 
@@ -128,7 +126,7 @@ class Ramzswap(Backend):
         return self.int_attr(env, "memlimit")
 
     def set_up_by_module(self, env: Env) -> str | None:
-        if self.device_name != "ramzswap0":
+        if self.device_name != "ramzswap0" or not self.module_loaded(env):
             return None
         found = []
         for name in INIT_PARAMS:
@@ -137,7 +135,7 @@ class Ramzswap(Backend):
                 found.append(f"{name}={value}")
         return " ".join(found) or None
 
-    def configure(self, env: Env, plan: Plan) -> list[str]:
+    def configure(self, env: Env, plan: "Plan") -> list[str]:
         self.write(env, "memlimit", plan.memlimit)
         if plan.backing:
             self.write(env, "backing_swap", plan.backing)
@@ -203,7 +201,7 @@ class Zram(Backend):
             missing.append("writeback_limit (flash budget cannot be enforced)")
         return missing
 
-    def configure(self, env: Env, plan: Plan) -> list[str]:
+    def configure(self, env: Env, plan: "Plan") -> list[str]:
         notes = []
         algorithm = plan.config.get("algorithm")
         offered = (self.attr(env, "comp_algorithm") or "").split()

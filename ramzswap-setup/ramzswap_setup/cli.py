@@ -5,8 +5,6 @@ path that never imports click: boot time matters. Everything else goes through c
 Errors are one line; exit status 2 for usage and configuration errors, 1 for runtime failures.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -26,8 +24,8 @@ class Injected:
 
     def __init__(
         self,
-        kernel: Kernel | None = None,
-        clock: Callable[[], float] | None = None,
+        kernel: "Kernel | None" = None,
+        clock: "Callable[[], float] | None" = None,
         page_size: int | None = None,
         root: str | None = None,
     ) -> None:
@@ -48,7 +46,7 @@ def _fail(message: str, status: int, env: Env | None = None) -> int:
     return status
 
 
-def guarded(action: Callable[[], int | None], env: Env | None = None) -> int:
+def guarded(action: "Callable[[], int | None]", env: Env | None = None) -> int:
     """Run a command, turning every expected failure into one line and an exit status."""
     try:
         return action() or 0

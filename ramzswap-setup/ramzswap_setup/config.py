@@ -5,8 +5,6 @@ the config file (TOML, /etc/ramzswap.conf by default), defaults. A value is chec
 source, so a bad one is reported as "<source>: <key>: <reason>" (exit 2) before anything changes.
 """
 
-from __future__ import annotations
-
 from .errors import ConfigError
 from .sizes import parse_budget, parse_size
 
@@ -105,7 +103,7 @@ class Config:
         self.values: dict[str, object] = {}
         self.sources: dict[str, str] = {}
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str) -> "Any":
         return self.values[key]
 
     def source(self, key: str) -> str:

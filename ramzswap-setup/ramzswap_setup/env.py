@@ -1,7 +1,5 @@
 """What every command works on: the looked-at system's files, the kernel, the clock, the log."""
 
-from __future__ import annotations
-
 import os
 import sys
 import time
@@ -23,7 +21,7 @@ class Env:
         self,
         root: str = "/",
         kernel: Kernel | None = None,
-        clock: Callable[[], float] | None = None,
+        clock: "Callable[[], float] | None" = None,
         page_size: int | None = None,
     ) -> None:
         self.root = Root(root)

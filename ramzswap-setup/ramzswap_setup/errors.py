@@ -3,8 +3,6 @@
 Both carry a one-line message; the CLI prints it and exits, never a traceback.
 """
 
-from __future__ import annotations
-
 
 class ConfigError(Exception):
     """A bad option, kernel command line entry or config file value: exit 2, nothing changed."""

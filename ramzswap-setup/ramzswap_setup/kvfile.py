@@ -4,8 +4,6 @@ Writes go to a temporary file that is synced and renamed over the old one, so a 
 leaves either the old or the new contents.
 """
 
-from __future__ import annotations
-
 import os
 
 

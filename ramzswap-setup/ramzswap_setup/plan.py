@@ -5,14 +5,15 @@ the backing device and the flash budget, then size. A ConfigError raised here me
 has been changed yet.
 """
 
-from __future__ import annotations
-
-from . import backing as backing_check
-from . import config, flash, policy, procfs
+from . import config, policy, procfs
 from .backends import INIT_PARAMS, LIMIT_UNIT, Backend, choose
 from .env import Env
 from .errors import SetupError
 from .sizes import format_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import flash
 
 
 class Plan:
@@ -72,6 +73,8 @@ def _budget_limit(env: Env, plan: Plan) -> None:
     budget = plan.config.get("backing_write_budget")
     if budget is None or plan.backing is None:
         return
+    from . import flash  # only with a backing device and a budget: not at every boot
+
     record = flash.load(env)
     flash.roll(record, int(env.now()), budget.period)
     plan.flash_record = record
@@ -125,6 +128,8 @@ def build(env: Env, options: dict[str, object], config_path: str | None = None) 
         where = cfg.source("backing")
         plan.backing_why = "not configured" if where == "default" else f"none ({where})"
     else:
+        from . import backing as backing_check  # only when a backing device is configured
+
         checked = backing_check.check(env, spec, bool(cfg.get("force")))
         plan.notes.extend(checked.notes)
         wanted = disk_spec.resolve(plan.ram) if disk_spec is not None else 0

@@ -9,8 +9,6 @@ A disksize that comes from the backing device is not held to 2 x RAM: the RAM it
 bounded by memlimit, and overflow goes to the backing device.
 """
 
-from __future__ import annotations
-
 from .errors import ConfigError
 from .sizes import PAGE, SizeSpec, format_size, round_page
 

@@ -1,7 +1,5 @@
 """Parsers for the /proc files the helper reads. Pure: text in, values out."""
 
-from __future__ import annotations
-
 
 def _unescape(field: str) -> str:
     """/proc escapes space, tab, newline and backslash in paths as \\ooo octal."""

@@ -4,8 +4,6 @@ Every read of /proc, /sys, /dev, /etc, /run and /var/lib goes through a Root, so
 board's files (or a fake system in the tests) can stand in for the running one.
 """
 
-from __future__ import annotations
-
 import os
 
 

@@ -4,8 +4,6 @@ Pure functions, no imports beyond the language: this module is on the boot path.
 Suffixes are binary (K = 1024), as in the kernel's own size parameters.
 """
 
-from __future__ import annotations
-
 PAGE = 4096  # sizes are rounded down to 4 KiB pages, whatever the kernel's page size
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

@@ -5,11 +5,13 @@ only then), the backing device, the budget granted, and how many backing bytes a
 the persistent flash counters. /run is emptied at boot, like the driver's own counters.
 """
 
-from __future__ import annotations
-
-from . import flash, kvfile
+from . import kvfile
 from .backends import BACKENDS, LIMIT_UNIT, Backend
 from .env import RUN_DIR, Env
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import flash
 
 STATE_FILE = RUN_DIR + "/state"
 DEFAULT_PERIOD = 86400  # "today" when no budget period is configured
@@ -39,7 +41,7 @@ def backend_of(values: dict[str, str]) -> Backend | None:
 class FlashUpdate:
     __slots__ = ("record", "problem", "notes")
 
-    def __init__(self, record: flash.FlashRecord) -> None:
+    def __init__(self, record: "flash.FlashRecord") -> None:
         self.record = record
         self.problem: str | None = None
         self.notes: list[str] = []
@@ -51,6 +53,8 @@ def update_flash(env: Env, values: dict[str, str], refresh_limit: bool) -> Flash
     With `refresh_limit`, a budget period that rolled over since `start` gets a fresh backing
     write limit when the driver accepts one on a running device.
     """
+    from . import flash  # stop and status, not start
+
     record = flash.load(env)
     update = FlashUpdate(record)
     backend = backend_of(values)

@@ -5,8 +5,6 @@ Layout of the first page, version 1 ("SWAPSPACE2"), in the machine's byte order:
 a 16-byte label, and the 10-byte magic at the very end of the page.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
