@@ -123,3 +123,21 @@ def test_console_entry_point_and_module_exit_with_the_status(system):
     for command in ("plan", "start", "stop", "status", "estimate"):
         assert f"  {command} " in help_text
 
+
+def test_boot_commands_exit_at_once_with_their_output_flushed():
+    """start and stop as init runs them skip the interpreter's teardown (os._exit): what they
+    printed must still get out, on a pipe too, and the status must be theirs."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(PACKAGE_DIR)!r}); "
+        "from ramzswap_setup import cli\n"
+        "def fast(argv, injected):\n"
+        "    print('said on stdout'); sys.stderr.write('and on stderr'); return 3\n"
+        "cli._fast = fast; sys.argv[1:] = ['start']; cli.main()\n"
+        "print('not reached')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        3,
+        "said on stdout\n",
+        "and on stderr",
+    )
