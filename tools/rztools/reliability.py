@@ -202,14 +202,17 @@ def backing_eio(boot: BootFn, size: Size, workdir: Path) -> Outcome:
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "blkdebug.conf"
     conf.write_text(blkdebug_config(eio_rules()))
-    sh = boot(mem="256M", smp=2, backing="64M", append="ramzswap=off", blkdebug=conf)
+    # swap holds everything the memory cgroup (a third of the workload) cannot, and more:
+    # a full swap would OOM-kill workers for a reason that has nothing to do with faults
+    disk = f"{max(64, 2 * size.eio_mib)}M"
+    sh = boot(mem="256M", smp=2, backing=disk, append="ramzswap=off", blkdebug=conf)
     sd.clean_slate(sh)
     gp.take_kernel_log(sh)
     backing = disk_by_serial(sh, "rzbacking")
-    cfg = sd.SwapConfig("64M", "8M", backing=backing)
+    cfg = sd.SwapConfig(disk, "8M", backing=backing)
     # 1. the block device itself
     sh.check(f"modprobe ramzswap && echo {backing} > {DEV}/backing_swap && "
-             f"echo 8M > {DEV}/memlimit && echo 64M > {DEV}/disksize")
+             f"echo 8M > {DEV}/memlimit && echo {disk} > {DEV}/disksize")
     direct_io(sh, out)
     sh.check(f"echo 1 > {DEV}/reset")
     # 2. as swap: random pages go to the backing disk, some slots fail
