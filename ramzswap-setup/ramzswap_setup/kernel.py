@@ -75,18 +75,21 @@ class Kernel:
 
 
 def _insert(steps: list[tuple[str, str]]) -> bool:
-    """init_module(2) each (path, parameters) in turn; False at the first that fails."""
+    """finit_module(2) each (path, parameters) in turn; False at the first that fails."""
     import errno
 
     from . import libc
 
     for path, params in steps:
         try:
-            with open(path, "rb") as f:
-                image = f.read()
+            fd = os.open(path, os.O_RDONLY)
         except OSError:
             return False
-        if libc.init_module(image, params) not in (0, errno.EEXIST):
+        try:
+            err = libc.finit_module(fd, params)
+        finally:
+            os.close(fd)
+        if err not in (0, errno.EEXIST):
             return False
     return True
 

@@ -256,6 +256,20 @@ def test_stop_leaves_no_swap_and_no_device_initialised(target):
     assert_default_sizes(target)
 
 
+def test_start_inserts_plain_modules_itself(target):
+    """No modprobe on PATH: start loads ramzswap and lz4_compress itself (finit_module)."""
+    target.check("ramzswap-setup stop")
+    assert target.run("PATH=/usr/bin:/bin command -v modprobe").status != 0
+    try:
+        res = target.run("PATH=/usr/bin:/bin ramzswap-setup start")
+        assert res.status == 0, res.output
+        assert res.output.startswith("ramzswap-setup: started ramzswap0 (ramzswap): ")
+        assert kv_file(target, STATE)["module_loaded"] == "ramzswap"
+        assert_default_sizes(target)
+    finally:
+        target.run("ramzswap-setup stop; ramzswap-setup start")
+
+
 def test_module_configured_for_modprobe_is_loaded_by_modprobe(target):
     """start inserts plain modules itself; a modprobe.d line about the module makes it leave
     the loading to modprobe, which applies the options (here: the module sets ramzswap0 up)."""
@@ -359,6 +373,9 @@ def test_module_parameters_on_the_kernel_command_line_reach_the_module(boot):
     # stop unloads what start loaded, the dependency included (kmod's modprobe -r)
     t.check("ramzswap-setup stop")
     assert is_absent(t, "/sys/module/ramzswap") and is_absent(t, "/sys/module/lz4_compress")
+    # the parameters come from start itself, not from modprobe: there is none on this PATH
+    res = t.run("PATH=/usr/bin:/bin ramzswap-setup start")
+    assert (res.status, res.output) == (0, said)
 
 
 def test_kernel_cmdline_off_starts_nothing(boot):

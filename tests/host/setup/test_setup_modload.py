@@ -2,6 +2,7 @@
 do it instead (modload), and how the real Kernel uses that (libc calls replaced)."""
 
 import errno
+import os
 
 import pytest
 from ramzswap_setup import kernel as kernel_module
@@ -102,7 +103,7 @@ def test_configuration_that_is_not_about_these_modules_does_not_matter(modules):
 
 # -- the real Kernel: inserts itself, or runs modprobe ----------------------------------------
 class Live:
-    """Kernel().load_module with the module index, init_module(2) and modprobe replaced."""
+    """Kernel().load_module with the module index, finit_module(2) and modprobe replaced."""
 
     def __init__(self, tmp_path) -> None:
         (tmp_path / "lz4_compress.ko").write_bytes(b"lz4 image")
@@ -111,11 +112,11 @@ class Live:
             (str(tmp_path / "lz4_compress.ko"), ""),
             (str(tmp_path / "ramzswap.ko"), "num_devices=1"),
         ]
-        self.answers: list[int] = []  # errno of the next init_module calls (0 after)
+        self.answers: list[int] = []  # errno of the next finit_module calls (0 after)
         self.calls: list = []
 
-    def init_module(self, image: bytes, params: str) -> int:
-        self.calls.append((image, params))
+    def finit_module(self, fd: int, params: str) -> int:
+        self.calls.append((os.read(fd, 100), params))
         return self.answers.pop(0) if self.answers else 0
 
     def load(self) -> int:
@@ -129,7 +130,7 @@ def live(monkeypatch, tmp_path) -> Live:
 
     live = Live(tmp_path)
     monkeypatch.setattr(modload, "plan", lambda root, release, name: live.steps)
-    monkeypatch.setattr(libc, "init_module", live.init_module)
+    monkeypatch.setattr(libc, "finit_module", live.finit_module)
     monkeypatch.setattr(kernel_module, "_run", lambda argv: live.calls.append(argv) or 0)
     return live
 
