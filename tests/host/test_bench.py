@@ -257,3 +257,30 @@ def test_bench_plan_scales_the_workload_to_three_times_its_ram():
     assert plan.scan_data("heap") == f"file:{bench.HEAP_FILE}"
     assert set(plan.datasets) == {"zero", "text", "heap", "random", "mixed"}
     assert Path(gp.GUEST_SCRIPTS / "heapdump.py").exists()
+
+
+@pytest.mark.parametrize(("tool", "args", "env", "says"), [
+    ("bench", ["--datasets", "text,nosuch"], {}, "unknown data set 'nosuch'"),
+    ("bench", ["--runs", "0"], {}, "--runs (RUNS) must be at least 1, not 0"),
+    ("bench", [], {"RUNS": "many"}, "invalid int value: 'many'"),
+    ("reliability", ["--only", "soak,nosuch"], {}, "unknown scenario 'nosuch'"),
+    ("reliability", [], {"SOAK": "0"}, "must be at least 0.5, not 0"),
+    ("reliability", [], {"SOAK": "long"}, "invalid float value: 'long'"),
+])
+def test_bad_input_is_refused_before_anything_boots(tmp_path, tool, args, env, says):
+    """One line (argparse adds its usage line), exit status 2, nothing written."""
+    import os
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", f"rztools.{tool}", "--out", str(out), *args],
+                         cwd=repo / "tools", capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "RUNS": "", "SOAK": "", **env})
+    assert res.returncode == 2, res.stderr
+    assert says in res.stderr
+    assert "Traceback" not in res.stderr and not res.stdout
+    assert [ln for ln in res.stderr.splitlines() if not ln.startswith("usage:")
+            and not ln.startswith("  ")] == [ln for ln in res.stderr.splitlines()
+                                            if says in ln]
+    assert not out.exists()

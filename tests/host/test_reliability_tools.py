@@ -40,3 +40,11 @@ def test_scan_verdicts(status, report, killed_ok, ok):
     out = rel.Outcome("s")
     assert rel.scan_ok(out, sd.ScanResult(status, report, ""), "run", killed_ok) is ok
     assert out.failed == (0 if ok else 1)
+
+
+def test_every_scenario_is_named_in_scenarios():
+    import inspect
+
+    src = inspect.getsource(rel.run_all)
+    assert all(f'("{name}",' in src for name in rel.SCENARIOS)
+    assert src.count('        ("') == len(rel.SCENARIOS)

@@ -37,7 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import guestproc as gp
@@ -507,14 +507,15 @@ class Bench:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="rztools.bench", description=__doc__.split("\n")[0])
     guests.add_arguments(ap, OUT)
-    ap.add_argument("--runs", type=int, default=int(os.environ.get("RUNS") or 3))
+    ap.add_argument("--runs", type=int, default=os.environ.get("RUNS") or "3")
     ap.add_argument("--datasets", default="", help="comma-separated subset (default: all)")
     ap.add_argument("--no-alloc", action="store_true", help="skip the allocator benchmark")
     a = guests.parse_args(ap, argv)
+    guests.at_least(ap.prog, a.runs, 1, "--runs (RUNS)")
     plan = Plan(arch=a.arch, kernel=a.kernel, runs=a.runs)
-    if a.datasets:
-        plan = Plan(arch=a.arch, kernel=a.kernel, runs=a.runs,
-                    datasets=tuple(a.datasets.split(",")))
+    datasets = guests.pick(ap.prog, a.datasets, plan.datasets, "data set")
+    if datasets:
+        plan = replace(plan, datasets=datasets)
     print(f"bench: {plan.arch}: rzscan {plan.scan_mib} MiB in a {plan.workload_mib} MiB "
           f"memory cgroup (3x the workload's RAM; the guest's {plan.mem} cannot hold 3x "
           f"its RAM of text or random data compressed), {plan.runs} runs per backend",

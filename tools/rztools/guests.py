@@ -9,9 +9,10 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 from .console import Console
 from .qemu import Machine, Vm, backing_file, choose_accel
@@ -33,6 +34,26 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return args
+
+
+def refuse(prog: str, message: str) -> NoReturn:
+    """Bad input: one line, exit status 2, before anything has been booted or written."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def pick(prog: str, given: str, known: Sequence[str], what: str) -> tuple[str, ...]:
+    """The comma-separated names in @given, each one of @known (empty: none given)."""
+    names = tuple(x for x in given.split(",") if x)
+    unknown = [x for x in names if x not in known]
+    if unknown:
+        refuse(prog, f"unknown {what} {unknown[0]!r} (known: {', '.join(known)})")
+    return names
+
+
+def at_least(prog: str, value: float, low: float, what: str) -> None:
+    if not value >= low:
+        refuse(prog, f"{what} must be at least {low:g}, not {value:g}")
 
 
 class Guests:

@@ -568,6 +568,10 @@ def load_unload(sh: sd.Shell, size: Size) -> Outcome:
 
 # ---- the runner -------------------------------------------------------------------------
 
+SCENARIOS = ("backing_eio", "memlimit_exhaustion", "memlimit_vs_zram", "smp_stress", "soak",
+             "sysfs_fuzz", "load_unload")
+
+
 def run_all(arch: str, kernel: str, size: Size, logs: Path,
             log: Callable[[str], None] = print, manifest: Path | None = None,
             only: tuple[str, ...] = ()) -> list[Outcome]:
@@ -617,14 +621,15 @@ def markdown(arch: str, size: Size, outcomes: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="rztools.reliability", description=__doc__.split("\n")[0])
     guests.add_arguments(ap, OUT)
-    ap.add_argument("--soak-minutes", type=float, default=float(os.environ.get("SOAK") or 10))
+    ap.add_argument("--soak-minutes", type=float, default=os.environ.get("SOAK") or "10")
     ap.add_argument("--short", action="store_true", help="the sizes of the target tests")
     ap.add_argument("--only", default="", help="comma-separated scenarios (default: all)")
     a = guests.parse_args(ap, argv)
+    only = guests.pick(ap.prog, a.only, SCENARIOS, "scenario")
+    guests.at_least(ap.prog, a.soak_minutes, 0.5, "--soak-minutes (SOAK)")
     size = short_for(a.arch) if a.short else replace(LONG, soak_s=a.soak_minutes * 60)
     outcomes = run_all(a.arch, a.kernel, size, REPO / "out" / "logs" / "reliability",
-                       lambda s: print(s, flush=True), a.manifest,
-                       tuple(x for x in a.only.split(",") if x))
+                       lambda s: print(s, flush=True), a.manifest, only)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "summary.json").write_text(json.dumps([o.summary() for o in outcomes],
                                                    indent=2) + "\n")
