@@ -243,7 +243,7 @@ def install_helper(root: Path) -> None:
 def symlink_applets(root: Path, applets: list[str]) -> None:
     for rel in applets:
         link = root / rel
-        if link.exists() or link.is_symlink():
+        if os.path.lexists(link):
             continue
         if link.parent.is_symlink():  # merged /usr: bin -> usr/bin
             continue
@@ -265,8 +265,10 @@ def assemble_rootfs(arch: Arch, kernel: Kernel, out: Path, module: Path | None,
         for p in PRUNE:
             shutil.rmtree(root / p, ignore_errors=True)
         symlink_applets(root, busybox_applets())
+        # the applets' links point into the image, not the host: ask about the link
+        # itself (lexists), since exists() would follow it into the build machine
         sbin_init = root / "sbin" / "init"
-        if not sbin_init.exists():
+        if not os.path.lexists(sbin_init):
             sbin_init.symlink_to("/bin/busybox")
         shutil.copytree(TESTIMAGE / "rootfs", root, dirs_exist_ok=True, symlinks=True)
         (root / "etc" / "inittab").write_text(
