@@ -17,9 +17,10 @@ import os
 import sys
 from pathlib import Path
 
+from rztools.cache import BuildError
 from rztools.console import ConsoleError
 from rztools.debian import AptError
-from rztools.image import BuildError, build
+from rztools.image import build
 from rztools.qemu import Machine, QemuError, Vm
 from rztools.targets import DEFAULT_ARCH, DEFAULT_KERNEL, UnknownTarget, lookup
 

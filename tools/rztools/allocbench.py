@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .bench import fmt, fmt_range, summarize
+from .figures import fmt, fmt_range, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [REPO / "tools" / "xvbench" / "xvbench.c", REPO / "module" / "xvmalloc.c",

@@ -36,7 +36,7 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from . import guestproc as gp
 from . import guests
 from . import swapdevs as sd
 from .console import ConsoleError
+from .figures import fmt, fmt_range, summarize
 from .qemu import QemuError
 from .targets import DEFAULT_ARCH, DEFAULT_KERNEL
 
@@ -130,15 +131,6 @@ def run_figures(report: dict, rewrite: dict, sys_s: float, full: dict[str, int],
     return figs
 
 
-def summarize(values: Iterable[float | None]) -> dict[str, float | None]:
-    """min/median/max of the defined values (None where a figure has no meaning, e.g.
-    the compression ratio of a store holding only same-filled pages)."""
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return {"min": None, "median": None, "max": None}
-    return {"min": min(vals), "median": statistics.median(vals), "max": max(vals)}
-
-
 def records(runs: list[dict], plan: Plan,
             figures: tuple[str, ...] = FIGURES) -> list[dict]:
     """results.json: one record per data set and backend (the issue's figures)."""
@@ -193,20 +185,6 @@ def goal_rows(recs: list[dict], ratios: list[dict]) -> list[dict]:
             rows.append({"goal": text, "dataset": ds, "value": value,
                          "met": None if value is None else value >= threshold})
     return rows
-
-
-def fmt(v: float | None, digits: int = 2) -> str:
-    if v is None:
-        return "n/a"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.{digits}f}"
-
-
-def fmt_range(s: dict[str, float | None]) -> str:
-    if s["median"] is None:
-        return "n/a"
-    return f"**{fmt(s['median'])}** ({fmt(s['min'])}–{fmt(s['max'])})"
 
 
 def markdown(plan: Plan, recs: list[dict], ratios: list[dict], goals: list[dict],

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import debian, kernel_trees
-from .image import BuildError
+from .cache import BuildError
 from .kernel_trees import HeaderSpec, KernelTree
 from .progress import note, step
 from .targets import ARCHES

@@ -173,3 +173,13 @@ def newest(names: Iterable[str], key: Callable[[str], tuple]) -> str:
     if not names:
         raise AptError("no matching package")
     return max(names, key=key)
+
+
+def relocate_headers(root: Path) -> None:
+    """Debian's header Makefiles include /usr/src/... by absolute path: point them
+    at the unpacked copy instead."""
+    for mk in (root / "usr" / "src").glob("linux-headers-*/Makefile"):
+        text = mk.read_text()
+        fixed = re.sub(r"(?m)^include /usr/src/", f"include {root}/usr/src/", text)
+        if fixed != text:
+            mk.write_text(fixed)

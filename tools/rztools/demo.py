@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .console import ConsoleError
 from .qemu import Machine, QemuError, Vm
+from .swapdevs import parse_ramzswap_stats
 from .targets import DEFAULT_ARCH, DEFAULT_KERNEL, UnknownTarget, lookup
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,16 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 class DemoFailed(RuntimeError):
     pass
-
-
-def stats(text: str) -> dict[str, int]:
-    """The module's `stats` file: one `name value` per line."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-            out[parts[0]] = int(parts[1])
-    return out
 
 
 def show(console, cmd: str, timeout: float = 120.0) -> str:  # noqa: ANN001
@@ -74,7 +65,7 @@ def demo(arch_name: str, kernel: str, mem: str, workload_mib: int) -> None:
         out = show(con, f"rzscan --data mixed --mode cyclic {workload_mib} 2", timeout=1800)
         result = json.loads(out.strip().splitlines()[-1])
         show(con, "free -m")
-        st = stats(show(con, "cat /sys/block/ramzswap0/stats"))
+        st = parse_ramzswap_stats(show(con, "cat /sys/block/ramzswap0/stats"))
         show(con, "ramzswap-setup status")
         if result.get("mismatches", 1) != 0:
             raise DemoFailed("rzscan found pages that came back wrong")

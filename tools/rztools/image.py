@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import debian, kmods, qemu
+from .cache import BuildError, Stamp, cache_dir, run, tree_hash
 from .progress import note, step
 from .targets import (
     ARCHES,
@@ -45,62 +46,6 @@ ROOT_PACKAGES = ["busybox", "kmod", "python3", "python3-click", "python3-lz4"]
 ROOTFS_MB = 320
 PRUNE = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
          "usr/share/lintian", "usr/share/bug", "var/cache/apt", "var/lib/apt/lists"]
-
-
-class BuildError(RuntimeError):
-    """A build step failed; the message says which and why."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("RAMZSWAP_CACHE", Path.home() / ".cache" / "ramzswap"))
-
-
-def tree_hash(*paths: Path, extra: str = "") -> str:
-    """A hash of the names and contents of every file under paths."""
-    h = hashlib.sha256(extra.encode())
-    skip = {"__pycache__", ".pytest_cache", ".hypothesis"}
-    for top in paths:
-        if not top.exists():
-            h.update(f"missing:{top}".encode())
-            continue
-        files = [top] if top.is_file() else sorted(
-            p for p in top.rglob("*")
-            if p.is_file() and not skip.intersection(p.parts)
-            and not p.name.endswith((".o", ".ko", ".cmd", ".mod", ".mod.c", ".so")))
-        for f in files:
-            h.update(str(f.relative_to(top.parent)).encode())
-            h.update(oct(f.stat().st_mode & 0o111).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def run(cmd: list[str], what: str, cwd: Path | None = None,
-        env: dict[str, str] | None = None) -> str:
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})})
-    if res.returncode != 0:
-        tail = "\n".join((res.stdout + res.stderr).strip().splitlines()[-20:])
-        raise BuildError(f"{what} failed (exit {res.returncode}):\n{tail}")
-    return res.stdout
-
-
-class Stamp:
-    """A directory whose content is valid for one key."""
-
-    def __init__(self, path: Path, key: str) -> None:
-        self.path, self.key = path, key
-        self.file = path / ".stamp"
-
-    def fresh(self) -> bool:
-        return self.file.exists() and self.file.read_text() == self.key
-
-    def reset(self) -> None:
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True)
-
-    def done(self) -> None:
-        self.file.write_text(self.key)
 
 
 @dataclass
@@ -136,22 +81,12 @@ def fetch_kernel(arch: Arch, series: KernelSeries) -> Kernel:
                 debian.extract(tree.download(p), root)
             debian.extract(host.download(kbuild_package(abi)), root)
             stamp.done()
-    relocate_headers(root)
+    debian.relocate_headers(root)
     if not (root / "lib" / "modules" / release / "modules.dep").exists():
         kmods.depmod(root, release)  # Debian's postinst would have run it
     note(f"kernel {release}")
     vmlinuz = next((root / "boot").glob("vmlinuz-*"))
     return Kernel(abi, release, root, root / "usr" / "src" / f"linux-headers-{release}", vmlinuz)
-
-
-def relocate_headers(root: Path) -> None:
-    """Debian's header Makefiles include /usr/src/... by absolute path: point them
-    at the unpacked copy instead."""
-    for mk in (root / "usr" / "src").glob("linux-headers-*/Makefile"):
-        text = mk.read_text()
-        fixed = re.sub(r"(?m)^include /usr/src/", f"include {root}/usr/src/", text)
-        if fixed != text:
-            mk.write_text(fixed)
 
 
 def base_rootfs(arch: Arch) -> Path:

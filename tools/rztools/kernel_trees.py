@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import debian
-from .image import BuildError, Stamp, cache_dir, relocate_headers, run
+from .cache import BuildError, Stamp, cache_dir, run
 from .progress import note, step
 from .targets import ARCHES, Arch, abi_key, kbuild_package
 
@@ -101,7 +101,7 @@ def headers(spec: HeaderSpec) -> KernelTree:
                 for p in pkgs:
                     debian.extract(tree.download(p), root)
                 debian.extract(host.download(kbuild), root)
-                relocate_headers(root)
+                debian.relocate_headers(root)
                 stamp.done()
     kdir = root / "usr" / "src" / f"linux-headers-{release}"
     return KernelTree(spec.series, arch, release, kdir, list(spec.make_vars))

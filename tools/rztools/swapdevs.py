@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from .demo import stats as parse_ramzswap_stats
-
 BACKENDS = ("ramzswap", "zram")
 CGROOT = "/sys/fs/cgroup"
 
@@ -24,6 +22,16 @@ ZRAM_MM_STAT = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limi
                 "mem_used_max", "same_pages", "pages_compacted", "huge_pages",
                 "huge_pages_since")
 ZRAM_IO_STAT = ("failed_reads", "failed_writes", "invalid_io", "notify_free")
+
+
+def parse_ramzswap_stats(text: str) -> dict[str, int]:
+    """The module's `stats` file: one `name value` per line."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
 
 
 class ShellResult(Protocol):
