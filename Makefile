@@ -47,15 +47,15 @@ image: br-image
 endif
 
 run: image
-	@$(PY) -m rztools.qemu --arch $(ARCH) --kernel $(KERNEL) --mem $(MEM) --smp $(SMP) \
+	@$(PY) -m rztools.target.run --arch $(ARCH) --kernel $(KERNEL) --mem $(MEM) --smp $(SMP) \
 		$(if $(BACKING),--backing $(BACKING)) $(if $(APPEND),--append "$(APPEND)")
 
 demo: image
-	@$(PY) -m rztools.demo --arch $(ARCH) --kernel $(KERNEL)
+	@$(PY) -m rztools.target.demo --arch $(ARCH) --kernel $(KERNEL)
 
 # Boot cost of `ramzswap-setup start` in the guest against `python3 -c pass` (a benchmark).
 bench-setup: deps
-	@$(PY) tests/bench/bench_setup.py --arch $(ARCH) --kernel $(KERNEL) --mem $(MEM)
+	@$(PY) -m rztools.bench.setup_cost --arch $(ARCH) --kernel $(KERNEL) --mem $(MEM)
 
 # ramzswap against zram, and the reliability scenarios (issue 6).  Results: out/bench/,
 # out/reliability/.  RUNS= runs per backend (default 3); SOAK= soak minutes (default 10).
@@ -63,10 +63,10 @@ RUNS ?= 3
 SOAK ?= 10
 .PHONY: bench reliability
 bench: image
-	@$(PY) -m rztools.bench --arch $(ARCH) --kernel $(KERNEL) --runs $(RUNS)
+	@$(PY) -m rztools.bench.swap --arch $(ARCH) --kernel $(KERNEL) --runs $(RUNS)
 
 reliability: image
-	@$(PY) -m rztools.reliability --arch $(ARCH) --kernel $(KERNEL) --soak-minutes $(SOAK)
+	@$(PY) -m rztools.bench.reliability --arch $(ARCH) --kernel $(KERNEL) --soak-minutes $(SOAK)
 
 test: deps
 	@$(PY) -m pytest tests $(PYTEST_ARGS)
@@ -81,7 +81,7 @@ lint: deps
 	@$(VENV)/bin/ruff check .
 
 check-kernels: deps
-	@$(PY) -m rztools.check_kernels
+	@$(PY) -m rztools.kernel.check
 
 clean:
 	rm -rf out

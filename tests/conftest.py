@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from harness import TARGETS, Booter, Target, assert_no_kernel_problems, watched
-from rztools.console import ConsoleError
+from rztools.target.console import ConsoleError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -23,9 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tools") not in sys.path:
     sys.path.insert(0, str(REPO / "tools"))
 
-from rztools.console import Console  # noqa: E402
-from rztools.guestproc import OOPS_RE  # noqa: E402
-from rztools.qemu import Machine, Vm, backing_file, choose_accel  # noqa: E402
+from rztools.target.console import Console  # noqa: E402
+from rztools.target.guestproc import OOPS_RE  # noqa: E402
+from rztools.target.qemu import Machine, Vm, backing_file, choose_accel  # noqa: E402
 
 __all__ = ["LOGS", "OOPS_RE", "REPO", "TARGETS", "Booter", "Target", "watched"]
 
@@ -84,7 +84,7 @@ class Booter:
         images = self.config.getoption("--images")
         if images:
             return Machine.from_buildroot(Path(images), self.arch)
-        from rztools.image import build
+        from rztools.image.build import build
 
         return Machine.from_manifest(build(self.arch, kernel))
 

@@ -9,9 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rztools import allocbench, bench
-from rztools import guestproc as gp
-from rztools import swapdevs as sd
+from rztools.bench import alloc
+from rztools.bench import allocator as allocbench
+from rztools.bench import swap as bench
+from rztools.target import guestproc as gp
+from rztools.target import swapdevs as sd
 
 RAMZSWAP_STATS = """num_reads 73891
 num_writes 58521
@@ -243,7 +245,7 @@ def test_allocbench_report(tmp_path):
     sizes.write_text(json.dumps({"heap": {"pages": 100, "same": 5, "raw": 0,
                                           "sizes": {"900": 50, "1700": 45}},
                                  "zero": {"pages": 10, "same": 10, "raw": 0, "sizes": {}}}))
-    assert allocbench.main(["--sizes", str(sizes), "--slots", "3000", "--churn", "6000",
+    assert alloc.main(["--sizes", str(sizes), "--slots", "3000", "--churn", "6000",
                             "--seeds", "2"]) == 0
     rows = json.loads((tmp_path / "alloc.json").read_text())
     assert [r["dataset"] for r in rows] == ["heap"]
@@ -260,12 +262,12 @@ def test_bench_plan_scales_the_workload_to_three_times_its_ram():
 
 
 @pytest.mark.parametrize(("tool", "args", "env", "says"), [
-    ("bench", ["--datasets", "text,nosuch"], {}, "unknown data set 'nosuch'"),
-    ("bench", ["--runs", "0"], {}, "--runs (RUNS) must be at least 1, not 0"),
-    ("bench", [], {"RUNS": "many"}, "invalid int value: 'many'"),
-    ("reliability", ["--only", "soak,nosuch"], {}, "unknown scenario 'nosuch'"),
-    ("reliability", [], {"SOAK": "0"}, "must be at least 0.5, not 0"),
-    ("reliability", [], {"SOAK": "long"}, "invalid float value: 'long'"),
+    ("bench.swap", ["--datasets", "text,nosuch"], {}, "unknown data set 'nosuch'"),
+    ("bench.swap", ["--runs", "0"], {}, "--runs (RUNS) must be at least 1, not 0"),
+    ("bench.swap", [], {"RUNS": "many"}, "invalid int value: 'many'"),
+    ("bench.reliability", ["--only", "soak,nosuch"], {}, "unknown scenario 'nosuch'"),
+    ("bench.reliability", [], {"SOAK": "0"}, "must be at least 0.5, not 0"),
+    ("bench.reliability", [], {"SOAK": "long"}, "invalid float value: 'long'"),
 ])
 def test_bad_input_is_refused_before_anything_boots(tmp_path, tool, args, env, says):
     """One line (argparse adds its usage line), exit status 2, nothing written."""

@@ -1,4 +1,4 @@
-"""rztools.board_console against a fake board: the far end of a pseudo-terminal."""
+"""rztools.board.console against a fake board: the far end of a pseudo-terminal."""
 
 import os
 import pty
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from rztools import board_console
+from rztools.board import console as board_console
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ def board():
 
 def start(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "rztools.board_console", *args],
+        [sys.executable, "-m", "rztools.board.console", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import kconfiglib
 import pytest
-from rztools.kfragment import environment
+from rztools.kernel.kfragment import environment
 
 REPO = Path(__file__).resolve().parents[2]
 DEFCONFIGS = sorted((REPO / "configs").glob("*_defconfig"))

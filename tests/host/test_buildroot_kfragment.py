@@ -1,4 +1,4 @@
-"""rztools.kfragment on a tiny synthetic kernel tree: fragments merged onto a base config."""
+"""rztools.kernel.kfragment on a tiny synthetic kernel tree: fragments merged onto a base config."""
 
 import os
 import subprocess
@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from rztools import kfragment
-from rztools.kfragment import FragmentError, Problem
+from rztools.kernel import kfragment
+from rztools.kernel.kfragment import FragmentError, Problem
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -185,7 +185,8 @@ def test_kernel_env(tree):
 def cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "tools")}
     return subprocess.run(
-        [sys.executable, "-m", "rztools.kfragment", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "rztools.kernel.kfragment", *args], capture_output=True, text=True,
+        env=env,
     )
 
 

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rztools.kfragment import parse_fragment
+from rztools.kernel.kfragment import parse_fragment
 
 REPO = Path(__file__).resolve().parents[2]
 EXTERNAL = "$(BR2_EXTERNAL_RAMZSWAP_PATH)"

@@ -1,6 +1,6 @@
 """The module's compile matrix and checkpatch, run for real (`make check-kernels`).
 
-One run of `python -m rztools.check_kernels` covers the whole matrix (Debian
+One run of `python -m rztools.kernel.check` covers the whole matrix (Debian
 headers for 5.10, 6.1 and 6.12, arm64 and armhf cross builds, the newest
 linux-source) and checkpatch --strict; each row is then its own test so a
 failure names the kernel and arch.  The first run downloads and prepares the
@@ -24,13 +24,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
-from rztools import check_kernels as ck  # noqa: E402
+from rztools.kernel import check as ck  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "tools")}
 
 
 def check_kernels(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rztools.check_kernels", *args],
+    return subprocess.run([sys.executable, "-m", "rztools.kernel.check", *args],
                           cwd=REPO, env=ENV, capture_output=True, text=True)
 
 

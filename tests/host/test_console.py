@@ -15,7 +15,7 @@ import threading
 import time
 
 import pytest
-from rztools.console import Console, ConsoleTimeout
+from rztools.target.console import Console, ConsoleTimeout
 
 
 class SocketPort:
@@ -240,7 +240,7 @@ def test_write_file_round_trips(pty_shell, tmp_path):
 
 
 def test_no_typing_while_the_target_is_still_booting():
-    from rztools.console import should_poke
+    from rztools.target.console import should_poke
 
     assert not should_poke(b"[    2.1] virtio_blk virtio1: [vda]\r\n", 2.5, 10)  # mid-boot
     assert not should_poke(b"~ # ", 1.0, 10)  # still talking

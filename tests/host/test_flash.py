@@ -1,4 +1,5 @@
-"""rztools.flash and rztools.disks: safety decisions on fake trees, writes to files and loops."""
+"""rztools.board.flash and rztools.board.disks: safety decisions on fake trees, writes to files
+and loops."""
 
 import gzip
 import hashlib
@@ -10,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from rztools import disks, flash
-from rztools.disks import Disk, DiskError
+from rztools.board import disks, flash
+from rztools.board.disks import Disk, DiskError
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
@@ -68,7 +69,7 @@ def fake_root(tmp_path) -> Path:
     return root
 
 
-# ---- rztools.disks ----
+# ---- rztools.board.disks ----
 
 
 def test_read_disk(fake_root):
@@ -250,7 +251,7 @@ def test_progress_in_a_log():
 def run_flash(*args: str, answer: str | None = None, env: dict | None = None):
     full_env = {**os.environ, "PYTHONPATH": str(REPO / "tools"), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "rztools.flash", *args],
+        [sys.executable, "-m", "rztools.board.flash", *args],
         input=answer if answer is not None else "",
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ import textwrap
 
 import lz4.block
 import pytest
-from rztools.guest import heapdump, pagesizes, sysfsfuzz
+from rztools.target.guest import heapdump, pagesizes, sysfsfuzz
 
 PAGE = 4096
 

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from rztools import kmods
-from rztools.debian import AptError, sources_list
-from rztools.qemu import Machine, command, parse_size
-from rztools.targets import ARCHES, UnknownTarget, abi_key, kbuild_package, lookup
+from rztools.arches import ARCHES, UnknownTarget, abi_key, kbuild_package, lookup
+from rztools.image import kmods
+from rztools.image.debian import AptError, sources_list
+from rztools.target.qemu import Machine, command, parse_size
 
 REPO = Path(__file__).resolve().parents[2]
 DEP = """kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko
@@ -50,7 +50,7 @@ def test_image_cli_refuses_in_one_line(args, message):
 
 
 def test_run_cli_refuses_bad_mem_in_one_line():
-    res = subprocess.run([sys.executable, "-m", "rztools.qemu", "--mem", "lots", "--print"],
+    res = subprocess.run([sys.executable, "-m", "rztools.target.run", "--mem", "lots", "--print"],
                          cwd=REPO, capture_output=True, text=True,
                          env={"PYTHONPATH": str(REPO / "tools")})
     assert res.returncode == 2
@@ -105,10 +105,10 @@ def test_make_run_settings_reach_the_qemu_command_line(tmp_path):
     """What `make run ARCH=aarch64 MEM=128M SMP=4 BACKING=64M` hands QEMU."""
     out = REPO / "out" / "aarch64-6.1"
     if not (out / "manifest.json").exists():
-        from rztools.image import build
+        from rztools.image.build import build
 
         build("aarch64", "6.1")
-    res = subprocess.run([sys.executable, "-m", "rztools.qemu", "--arch", "aarch64", "--mem",
+    res = subprocess.run([sys.executable, "-m", "rztools.target.run", "--arch", "aarch64", "--mem",
                           "128M", "--smp", "4", "--backing", "64M", "--accel", "tcg",
                           "--append", "ramzswap=off", "--print"],
                          cwd=REPO, capture_output=True, text=True,

@@ -4,9 +4,9 @@ and reported, and what counts as a verified or an acceptably killed workload."""
 from __future__ import annotations
 
 import pytest
-from rztools import reliability as rel
-from rztools import swapdevs as sd
-from rztools.qemu import InjectError, blkdebug_config
+from rztools.bench import reliability as rel
+from rztools.target import swapdevs as sd
+from rztools.target.qemu import InjectError, blkdebug_config
 
 
 def test_blkdebug_rules_hit_the_backing_slots():

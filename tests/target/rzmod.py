@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import rzmod_io
 from harness import Booter, watched
-from rztools import swapdevs as sd
+from rztools.target import swapdevs as sd
 
 PAGE = rzmod_io.PAGE
 IO_SCRIPT = "/tmp/rzmod_io.py"

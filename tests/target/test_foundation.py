@@ -3,9 +3,9 @@
 import time
 
 import pytest
-from rztools.console import ConsoleTimeout
-from rztools.qemu import parse_size
-from rztools.targets import ARCHES
+from rztools.arches import ARCHES
+from rztools.target.console import ConsoleTimeout
+from rztools.target.qemu import parse_size
 
 
 def test_uname_reports_the_arch(target, arch):

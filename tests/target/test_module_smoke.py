@@ -24,8 +24,8 @@ from rzmod import (
     meminfo,
     rzscan,
 )
-from rztools import swapdevs as sd
-from rztools.targets import ARCHES
+from rztools.arches import ARCHES
+from rztools.target import swapdevs as sd
 
 SMOKES = {"x86_64-6.12": ("x86_64", "6.12", "256M"), "arm-6.1": ("arm", "6.1", "1G")}
 

@@ -15,7 +15,7 @@ from rzmod import (
     guest_fixtures,
     rzscan,
 )
-from rztools import swapdevs as sd
+from rztools.target import swapdevs as sd
 
 DISKSIZE = 512 << 20
 

@@ -28,8 +28,8 @@ from rzmod import (
     rzscan,
     unload,
 )
-from rztools import guestproc as gp
-from rztools import swapdevs as sd
+from rztools.target import guestproc as gp
+from rztools.target import swapdevs as sd
 
 MEMLIMIT = 12 << 20  # of 50-55 MiB of RAM
 DISKSIZE = 512 << 20  # room for 3x RAM of swap, within the 1G backing disk

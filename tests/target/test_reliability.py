@@ -8,7 +8,7 @@ was reached, swap was used).
 """
 
 import pytest
-from rztools import reliability as rel
+from rztools.bench import reliability as rel
 
 
 @pytest.fixture

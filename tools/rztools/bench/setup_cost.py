@@ -1,6 +1,6 @@
 """Boot cost of `ramzswap-setup start`: a benchmark, not a test.
 
-    make bench-setup ARCH=aarch64        (or: python tests/bench/bench_setup.py --arch aarch64)
+    make bench-setup ARCH=aarch64        (or: python -m rztools.bench.setup_cost --arch aarch64)
 
 Boots the test image (built or brought up to date first, as for the target tests), runs
 ramzswap-setup/bench_start.sh in the guest (ROUNDS fresh starts, each after a stop, against
@@ -17,14 +17,14 @@ import os
 import sys
 from pathlib import Path
 
-from rztools.cache import BuildError
-from rztools.console import ConsoleError
-from rztools.debian import AptError
-from rztools.image import build
-from rztools.qemu import Machine, QemuError, Vm
-from rztools.targets import DEFAULT_ARCH, DEFAULT_KERNEL, UnknownTarget, lookup
+from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL, UnknownTarget, lookup
+from ..cache import BuildError
+from ..image.build import build
+from ..image.debian import AptError
+from ..target.console import ConsoleError
+from ..target.qemu import Machine, QemuError, Vm
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "ramzswap-setup" / "bench_start.sh"
 GOAL = 2.0
 
@@ -53,7 +53,8 @@ def bench(arch_name: str, kernel: str, mem: str, rounds: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="bench_setup", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rztools.bench.setup_cost",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--arch", default=os.environ.get("ARCH") or DEFAULT_ARCH)
     ap.add_argument("--kernel", default=os.environ.get("KERNEL") or DEFAULT_KERNEL)
     ap.add_argument("--mem", default="256M")

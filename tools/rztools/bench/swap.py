@@ -1,6 +1,6 @@
 """ramzswap against in-kernel zram, side by side in one guest: `make bench`.
 
-    python -m rztools.bench --arch x86_64 [--runs 3]
+    python -m rztools.bench.swap --arch x86_64 [--runs 3]
 
 One boot (256M, 2 vCPUs, vm.page-cluster=0).  For each data set (zero, text, a
 heap captured from a real python3 process in the guest, random, mixed) the two
@@ -24,7 +24,7 @@ the guest keeps 256M for the store, like a device whose app has a memory budget.
 Writes out/bench/: results.json (the issue's schema), ratios.json, runs.json (every
 run), sizes.json (compressed-size histograms of each data set), results.md and
 results.png; a copy lands in out/bench/<arch>/.  Then runs the allocator
-microbenchmark (rztools.allocbench) on the recorded sizes.
+microbenchmark (rztools.bench.allocator) on the recorded sizes.
 """
 
 from __future__ import annotations
@@ -40,15 +40,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import guestproc as gp
-from . import guests
-from . import swapdevs as sd
-from .console import ConsoleError
+from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL
+from ..target import guestproc as gp
+from ..target import guests
+from ..target import swapdevs as sd
+from ..target.console import ConsoleError
+from ..target.qemu import QemuError
+from . import allocator
 from .figures import fmt, fmt_range, summarize
-from .qemu import QemuError
-from .targets import DEFAULT_ARCH, DEFAULT_KERNEL
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 OUT = REPO / "out" / "bench"
 HEAP_FILE = "/root/heap.bin"
 GROUP = "rzbench"
@@ -483,7 +484,7 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="rztools.bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rztools.bench.swap", description=__doc__.split("\n")[0])
     guests.add_arguments(ap, OUT)
     ap.add_argument("--runs", type=int, default=os.environ.get("RUNS") or "3")
     ap.add_argument("--datasets", default="", help="comma-separated subset (default: all)")
@@ -513,10 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {p}")
     print((bench.out / "results.md").read_text())
     if not a.no_alloc:
-        from . import allocbench
-
-        return allocbench.main(["--sizes", str(bench.out / "sizes.json"),
-                                "--out", str(bench.out)])
+        return allocator.report(bench.out / "sizes.json", bench.out)
     return 0
 
 

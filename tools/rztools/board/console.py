@@ -1,7 +1,7 @@
 """Interactive serial console of a board (or of a VM's TCP serial port).
 
-    python -m rztools.board_console /dev/ttyUSB0
-    python -m rztools.board_console socket://127.0.0.1:4321 --log out/logs/qemu.log
+    python -m rztools.board.console /dev/ttyUSB0
+    python -m rztools.board.console socket://127.0.0.1:4321 --log out/logs/qemu.log
 
 115200 8N1 by default. What you type goes to the board, what the board sends
 comes to the terminal, and every byte the board sends is also appended to a
@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .console import ConsoleError, Port, open_port
+from ..target.console import ConsoleError, Port, open_port
 
 QUIT = b"\x1d"  # Ctrl-]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def split_quit(data: bytes) -> tuple[bytes, bool]:
@@ -91,7 +91,7 @@ def pump_keys(port: Port, stdin_fd: int, stop: threading.Event) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m rztools.board_console",
+        prog="python -m rztools.board.console",
         description="Serial terminal for a board; Ctrl-] quits.",
     )
     parser.add_argument("url", help="/dev/ttyUSB0, socket://HOST:PORT, rfc2217://HOST:PORT")

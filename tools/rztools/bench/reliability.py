@@ -1,7 +1,7 @@
 """The ways ramzswap can break, tried on purpose: `make reliability`, and in a short
 form as target tests (tests/target/test_reliability.py).
 
-    python -m rztools.reliability --arch x86_64 [--soak-minutes 10]
+    python -m rztools.bench.reliability --arch x86_64 [--soak-minutes 10]
 
 Each scenario is one function taking what it needs (a booted shell, or a `boot`
 factory for a guest of its own) and a `Size`; LONG is `make reliability`, SHORT is
@@ -30,14 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import guestproc as gp
-from . import guests
-from . import swapdevs as sd
-from .console import ConsoleError
-from .guest.sysfsfuzz import ATTRS as FUZZED_ATTRS
-from .qemu import InjectError, QemuError, blkdebug_config
+from ..target import guestproc as gp
+from ..target import guests
+from ..target import swapdevs as sd
+from ..target.console import ConsoleError
+from ..target.guest.sysfsfuzz import ATTRS as FUZZED_ATTRS
+from ..target.qemu import InjectError, QemuError, blkdebug_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 OUT = REPO / "out" / "reliability"
 GROUP = "rzrel"
 DEV = sd.sysdir("ramzswap")
@@ -619,7 +619,8 @@ def markdown(arch: str, size: Size, outcomes: list[Outcome]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="rztools.reliability", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rztools.bench.reliability",
+                                 description=__doc__.split("\n")[0])
     guests.add_arguments(ap, OUT)
     ap.add_argument("--soak-minutes", type=float, default=os.environ.get("SOAK") or "10")
     ap.add_argument("--short", action="store_true", help="the sizes of the target tests")

@@ -14,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
+from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL
 from .console import Console
 from .qemu import Machine, Vm, backing_file, choose_accel
-from .targets import DEFAULT_ARCH, DEFAULT_KERNEL
 
 
 def add_arguments(ap: argparse.ArgumentParser, out: Path) -> None:
@@ -61,7 +61,7 @@ class Guests:
 
     def __init__(self, arch: str, kernel: str, logs: Path, manifest: Path | None = None) -> None:
         if manifest is None:
-            from .image import build
+            from ..image.build import build
 
             manifest = build(arch, kernel)
         self.manifest = json.loads(manifest.read_text())

@@ -11,7 +11,6 @@ $RAMZSWAP_CACHE); each step is redone only when its inputs changed.
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import gzip
 import hashlib
@@ -24,23 +23,19 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import debian, kmods, qemu
-from .cache import BuildError, Stamp, cache_dir, run, tree_hash
-from .progress import note, step
-from .targets import (
-    ARCHES,
-    DEFAULT_ARCH,
-    DEFAULT_KERNEL,
-    KERNELS,
+from ..arches import (
     Arch,
     KernelSeries,
-    UnknownTarget,
     abi_key,
     kbuild_package,
     lookup,
 )
+from ..cache import BuildError, Stamp, cache_dir, run, tree_hash
+from ..progress import note, step
+from ..target import qemu
+from . import debian, kmods
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TESTIMAGE = REPO / "tools" / "testimage"
 ROOT_PACKAGES = ["busybox", "kmod", "python3", "python3-click", "python3-lz4"]
 ROOTFS_MB = 320
@@ -273,7 +268,9 @@ def build_initrd(arch: Arch, kernel: Kernel, out: Path) -> Path:
 
 # the host modules whose code decides what goes into the image (not every tool in rztools:
 # an edit to a benchmark must not rebuild everyone's image)
-IMAGE_CODE = ("image.py", "kmods.py", "debian.py", "targets.py", "qemu.py")
+# the host code whose output lands in the image, relative to the rztools package
+IMAGE_CODE = ("image/build.py", "image/kmods.py", "image/debian.py", "cache.py", "arches.py",
+              "target/qemu.py")
 
 
 def build(arch_name: str, kernel_name: str) -> Path:
@@ -299,7 +296,7 @@ def _build(arch: Arch, series: KernelSeries, out: Path) -> Path:
     module = build_module(arch, kernel, out)
     rzscan = build_rzscan(arch, out)
     inputs = tree_hash(REPO / "overlay", REPO / "ramzswap-setup" / "ramzswap_setup",
-                       TESTIMAGE, *(Path(__file__).parent / f for f in IMAGE_CODE),
+                       TESTIMAGE, *(Path(__file__).parents[1] / f for f in IMAGE_CODE),
                        extra=f"{kernel.release}:{module and tree_hash(module)}:"
                              f"{rzscan and tree_hash(rzscan)}:{','.join(ROOT_PACKAGES)}")
     manifest_path = out / "manifest.json"
@@ -327,22 +324,3 @@ def _build(arch: Arch, series: KernelSeries, out: Path) -> Path:
     stamp.write_text(inputs)
     note(f"image ready: {out.relative_to(REPO)} ({kernel.release})")
     return manifest_path
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="rztools.image", description=__doc__.split("\n")[0])
-    ap.add_argument("--arch", default=os.environ.get("ARCH") or DEFAULT_ARCH,
-                    help=f"one of {', '.join(ARCHES)}")
-    ap.add_argument("--kernel", default=os.environ.get("KERNEL") or DEFAULT_KERNEL,
-                    help=f"one of {', '.join(KERNELS)}")
-    args = ap.parse_args(argv)
-    try:
-        build(args.arch, args.kernel)
-    except (UnknownTarget, BuildError, debian.AptError) as e:
-        print(f"image: {e}", file=sys.stderr)
-        return 2 if isinstance(e, UnknownTarget) else 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,10 +25,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import debian
-from .cache import BuildError, Stamp, cache_dir, run
-from .progress import note, step
-from .targets import ARCHES, Arch, abi_key, kbuild_package
+from ..arches import ARCHES, Arch, abi_key, kbuild_package
+from ..cache import BuildError, Stamp, cache_dir, run
+from ..image import debian
+from ..progress import note, step
 
 SOURCE_SUITES = ("trixie", "trixie-backports")
 SOURCE_ARCH = ARCHES["x86_64"]

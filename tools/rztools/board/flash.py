@@ -1,10 +1,10 @@
 """Write an SD card image (sdcard.img, .gz or .xz) to a removable disk, then read it back.
 
-    python -m rztools.flash out/raspberrypi4_64_ramzswap/images/sdcard.img /dev/sdb
+    python -m rztools.board.flash out/raspberrypi4_64_ramzswap/images/sdcard.img /dev/sdb
 
 Shows the disk's model and size and asks before writing (unless --yes).
 Refuses the disk holding "/", and disks that are mounted, used or not
-removable (unless --force; see rztools.disks). With a .bmap next to the image
+removable (unless --force; see rztools.board.disks). With a .bmap next to the image
 and bmaptool installed, only the mapped blocks are written, by bmaptool, and
 each mapped range is read back and checked against the bmap's checksums;
 otherwise the whole image is written and read back, and the two SHA-256 sums
@@ -337,7 +337,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = _Parser(
-        prog="python -m rztools.flash",
+        prog="python -m rztools.board.flash",
         description="Write sdcard.img (.gz, .xz) to a removable disk and verify it.",
     )
     parser.add_argument("image", help="sdcard.img, sdcard.img.gz or sdcard.img.xz")

@@ -1,6 +1,6 @@
 """The module's compile matrix and style check.
 
-    python -m rztools.check_kernels [--kernel NAME ...] [--checkpatch | --no-checkpatch]
+    python -m rztools.kernel.check [--kernel NAME ...] [--checkpatch | --no-checkpatch]
                                     [--json FILE] [--module DIR] [--out DIR]
 
 Builds module/ with W=1 against each kernel of MATRIX (Debian headers for 5.10,
@@ -24,13 +24,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import debian, kernel_trees
-from .cache import BuildError
-from .kernel_trees import HeaderSpec, KernelTree
-from .progress import note, step
-from .targets import ARCHES
+from ..arches import ARCHES
+from ..cache import BuildError
+from ..image import debian
+from ..progress import note, step
+from . import trees as kernel_trees
+from .trees import HeaderSpec, KernelTree
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODULE = REPO / "module"
 OUT = REPO / "out" / "check-kernels"
 NEWEST = "newest"
@@ -214,7 +215,7 @@ def run_checks(rows: list[str], with_checkpatch: bool, module: Path = MODULE,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="rztools.check_kernels",
+    ap = argparse.ArgumentParser(prog="rztools.kernel.check",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--kernel", action="append", metavar="NAME",
                     help=f"only this kernel or kernel/arch (repeatable): {', '.join(MATRIX)}")

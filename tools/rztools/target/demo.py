@@ -1,6 +1,6 @@
 """The main job: boot the test image and show compressed swap at work.
 
-    python -m rztools.demo --arch x86_64
+    python -m rztools.target.demo --arch x86_64
 
 Boots the image built by `make image`, lets the init script bring ramzswap up,
 pushes a workload larger than RAM through it, prints the device's stats and
@@ -15,12 +15,12 @@ import os
 import sys
 from pathlib import Path
 
+from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL, UnknownTarget, lookup
 from .console import ConsoleError
 from .qemu import Machine, QemuError, Vm
 from .swapdevs import parse_ramzswap_stats
-from .targets import DEFAULT_ARCH, DEFAULT_KERNEL, UnknownTarget, lookup
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class DemoFailed(RuntimeError):
@@ -84,7 +84,7 @@ def demo(arch_name: str, kernel: str, mem: str, workload_mib: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="rztools.demo", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rztools.target.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--arch", default=DEFAULT_ARCH)
     ap.add_argument("--kernel", default=DEFAULT_KERNEL)
     ap.add_argument("--mem", default="256M")

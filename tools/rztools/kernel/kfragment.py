@@ -1,6 +1,6 @@
 """Check kernel config fragments against a real Kconfig tree.
 
-    python -m rztools.kfragment --srctree /usr/src/linux-source-6.12 --arch x86_64 \\
+    python -m rztools.kernel.kfragment --srctree /usr/src/linux-source-6.12 --arch x86_64 \\
         --base x86_64_defconfig board/common/linux.fragment board/qemu-x86_64/linux.fragment
 
 Loads the kernel's Kconfig with kconfiglib, loads the base config, merges the
@@ -217,7 +217,7 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(
-        prog="python -m rztools.kfragment",
+        prog="python -m rztools.kernel.kfragment",
         description="Check that kernel config fragments end up as asked on a base config.",
     )
     parser.add_argument("--srctree", required=True, type=Path, help="kernel source tree")

@@ -1,7 +1,7 @@
 """Host microbenchmark of the xvmalloc allocator on compressed sizes recorded from the
 benchmark's data sets.
 
-    python -m rztools.allocbench --sizes out/bench/sizes.json [--out out/bench]
+    python -m rztools.bench.alloc --sizes out/bench/sizes.json [--out out/bench]
 
 tools/xvbench/xvbench.c, built with the allocator's own sources (module/xvmalloc.c and
 its user-space page supply module/uspace/xv_uspace.c), replays the driver's use of the
@@ -20,7 +20,6 @@ Writes alloc.json and alloc.md next to the sizes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -29,7 +28,7 @@ from pathlib import Path
 
 from .figures import fmt, fmt_range, summarize
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SOURCES = [REPO / "tools" / "xvbench" / "xvbench.c", REPO / "module" / "xvmalloc.c",
            REPO / "module" / "uspace" / "xv_uspace.c"]
 HEADERS = [REPO / "module" / "xvmalloc.h", REPO / "module" / "xvmalloc_int.h",
@@ -151,30 +150,18 @@ def markdown(rows: list[dict], slots: int = NSLOTS, churn: int = CHURN,
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="rztools.allocbench", description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=Path, required=True,
-                    help="sizes.json written by rztools.bench")
-    ap.add_argument("--out", type=Path, help="where to write (default: next to --sizes)")
-    ap.add_argument("--slots", type=int, default=NSLOTS)
-    ap.add_argument("--churn", type=int, default=CHURN)
-    ap.add_argument("--seeds", type=int, default=len(SEEDS))
-    a = ap.parse_args(argv)
-    out = a.out or a.sizes.parent
-    seeds = tuple(range(1, a.seeds + 1))
+def report(sizes: Path, out: Path, slots: int = NSLOTS, churn: int = CHURN,
+           seeds: tuple[int, ...] = SEEDS) -> int:
+    """Run the benchmark on sizes.json, write alloc.json and alloc.md to @out: exit status."""
     try:
-        rows = bench(json.loads(a.sizes.read_text()), out, a.slots, a.churn, seeds)
+        rows = bench(json.loads(sizes.read_text()), out, slots, churn, seeds)
     except (OSError, ValueError, RuntimeError, subprocess.CalledProcessError) as e:
         detail = getattr(e, "stderr", "") or ""
         print(f"allocbench: FAILED: {e}\n{detail}", file=sys.stderr)
         return 1
     (out / "alloc.json").write_text(json.dumps(rows, indent=2) + "\n")
-    md = markdown(rows, a.slots, a.churn, len(seeds))
+    md = markdown(rows, slots, churn, len(seeds))
     (out / "alloc.md").write_text(md)
     print(md)
     print(f"wrote {out / 'alloc.json'} and {out / 'alloc.md'}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
