@@ -13,7 +13,20 @@ from .env import Env
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .plan import Plan
+    from typing import Any, Protocol
+
+    class Options(Protocol):
+        def get(self, key: str) -> Any: ...
+
+    class Settings(Protocol):
+        """What configure() reads of a plan, so that the arrow runs from plan to backends only."""
+
+        config: Options
+        disksize: int
+        memlimit: int
+        backing: "str | None"
+        limit_pages: "int | None"
+
 
 # ramzswap's own parameters that make it set up ramzswap0 when it loads (kmod passes
 # `ramzswap.<param>=` from the kernel command line); start then only formats and swaps on
@@ -104,7 +117,7 @@ class Backend:
     def write(self, env: Env, name: str, value: object) -> None:
         env.kernel.write_attr(env.root.host(f"{self.sysdir}/{name}"), str(value))
 
-    def configure(self, env: Env, plan: "Plan") -> list[str]:
+    def configure(self, env: Env, plan: "Settings") -> list[str]:
         """Write the plan's settings, disksize last (it initialises). Returns notes."""
         raise NotImplementedError
 
@@ -135,7 +148,7 @@ class Ramzswap(Backend):
                 found.append(f"{name}={value}")
         return " ".join(found) or None
 
-    def configure(self, env: Env, plan: "Plan") -> list[str]:
+    def configure(self, env: Env, plan: "Settings") -> list[str]:
         self.write(env, "memlimit", plan.memlimit)
         if plan.backing:
             self.write(env, "backing_swap", plan.backing)
@@ -201,7 +214,7 @@ class Zram(Backend):
             missing.append("writeback_limit (flash budget cannot be enforced)")
         return missing
 
-    def configure(self, env: Env, plan: "Plan") -> list[str]:
+    def configure(self, env: Env, plan: "Settings") -> list[str]:
         notes = []
         algorithm = plan.config.get("algorithm")
         offered = (self.attr(env, "comp_algorithm") or "").split()

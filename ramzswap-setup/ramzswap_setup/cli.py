@@ -8,57 +8,8 @@ Errors are one line; exit status 2 for usage and configuration errors, 1 for run
 import os
 import sys
 
-from .env import PROG, Env
-from .errors import ConfigError, SetupError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from .kernel import Kernel
-
-
-class Injected:
-    """What the tests may replace: the kernel actions, the clock, the page size, and the
-    root used when no --root is given."""
-
-    def __init__(
-        self,
-        kernel: "Kernel | None" = None,
-        clock: "Callable[[], float] | None" = None,
-        page_size: int | None = None,
-        root: str | None = None,
-    ) -> None:
-        self.kernel = kernel
-        self.clock = clock
-        self.page_size = page_size
-        self.root = root
-
-    def env(self, root: str | None) -> Env:
-        return Env(root or self.root or "/", self.kernel, self.clock, self.page_size)
-
-
-def _fail(message: str, status: int, env: Env | None = None) -> int:
-    if env is not None:
-        env.log(message, "error")
-    else:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-    return status
-
-
-def guarded(action: "Callable[[], int | None]", env: Env | None = None) -> int:
-    """Run a command, turning every expected failure into one line and an exit status."""
-    try:
-        return action() or 0
-    except (ConfigError, SetupError) as e:
-        return _fail(str(e), e.exit_status, env)
-    except OSError as e:
-        where = f"{e.filename}: " if e.filename else ""
-        return _fail(f"{where}{e.strerror or e}", 1, env)
-    except Exception as e:
-        if os.environ.get("RAMZSWAP_SETUP_DEBUG"):
-            raise
-        return _fail(f"internal error: {type(e).__name__}: {e}", 1, env)
+from .env import PROG
+from .invocation import Injected, fail, guarded
 
 
 def _fast(argv: list[str], injected: Injected) -> int | None:
@@ -82,16 +33,16 @@ def run(argv: list[str] | None = None, **inject: object) -> int:
         return status
     import click
 
-    from .commands import build_cli
+    from .commands import group
 
     try:
-        result = build_cli().main(args=args, prog_name=PROG, standalone_mode=False, obj=injected)
+        result = group.main(args=args, prog_name=PROG, standalone_mode=False, obj=injected)
     except click.exceptions.Abort:
-        return _fail("aborted", 1)
+        return fail("aborted", 1)
     except click.UsageError as e:
-        return _fail(f"{e.format_message()} (see '{PROG} --help')", 2)
+        return fail(f"{e.format_message()} (see '{PROG} --help')", 2)
     except click.ClickException as e:
-        return _fail(e.format_message(), e.exit_code)
+        return fail(e.format_message(), e.exit_code)
     return result if isinstance(result, int) else 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .cli import Injected, guarded
+from .invocation import Injected, guarded
 
 ROOT_HELP = "Read /proc, /sys, /dev, /etc, /run and /var/lib under DIR instead of /."
 
@@ -75,121 +75,123 @@ def _print_json(data: object) -> None:
     sys.stdout.write("\n")
 
 
-def build_cli() -> click.Group:
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-    @_root_option
-    @click.pass_context
-    def cli(ctx: click.Context, root: str | None) -> None:
-        """Size, start, stop and report compressed RAM swap (ramzswap or zram)."""
-        ctx.meta["ramzswap.root"] = root
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@_root_option
+@click.pass_context
+def group(ctx: click.Context, root: str | None) -> None:
+    """Size, start, stop and report compressed RAM swap (ramzswap or zram)."""
+    ctx.meta["ramzswap.root"] = root
 
-    @cli.command()
-    @_root_option
-    @_setting_options
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
-    @click.pass_context
-    def plan(
-        ctx: click.Context, root: str | None, config_path: str | None, as_json: bool, **kwargs: Any
-    ) -> int:
-        """Show what start would do here, and where each value comes from. Changes nothing."""
-        from . import plan as planner
 
-        injected: Injected = ctx.obj
-        env = injected.env(_root(ctx, root))
+@group.command()
+@_root_option
+@_setting_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
+@click.pass_context
+def plan(
+    ctx: click.Context, root: str | None, config_path: str | None, as_json: bool, **kwargs: Any
+) -> int:
+    """Show what start would do here, and where each value comes from. Changes nothing."""
+    from . import plan as planner
 
-        def show() -> None:
-            result = planner.build(env, _settings(kwargs), config_path)
-            if as_json:
-                _print_json(planner.to_dict(result))
-            else:
-                sys.stdout.write(planner.format_plan(result))
+    injected: Injected = ctx.obj
+    env = injected.env(_root(ctx, root))
 
-        return guarded(show)
+    def show() -> None:
+        result = planner.build(env, _settings(kwargs), config_path)
+        if as_json:
+            _print_json(planner.to_dict(result))
+        else:
+            sys.stdout.write(planner.format_plan(result))
 
-    @cli.command()
-    @_root_option
-    @_setting_options
-    @click.pass_context
-    def start(ctx: click.Context, root: str | None, config_path: str | None, **kwargs: Any) -> int:
-        """Set up the device and turn swap on. A second start changes nothing."""
-        from . import actions
+    return guarded(show)
 
-        env = ctx.obj.env(_root(ctx, root))
-        return guarded(lambda: actions.start(env, _settings(kwargs), config_path), env)
 
-    @cli.command()
-    @_root_option
-    @click.pass_context
-    def stop(ctx: click.Context, root: str | None) -> int:
-        """Swap off, reset the device, unload the module if start loaded it."""
-        from . import actions
+@group.command()
+@_root_option
+@_setting_options
+@click.pass_context
+def start(ctx: click.Context, root: str | None, config_path: str | None, **kwargs: Any) -> int:
+    """Set up the device and turn swap on. A second start changes nothing."""
+    from . import actions
 
-        env = ctx.obj.env(_root(ctx, root))
-        return guarded(lambda: actions.stop(env), env)
+    env = ctx.obj.env(_root(ctx, root))
+    return guarded(lambda: actions.start(env, _settings(kwargs), config_path), env)
 
-    @cli.command()
-    @_root_option
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
-    @click.pass_context
-    def status(ctx: click.Context, root: str | None, as_json: bool) -> int:
-        """Sizes, pages, ratio, memory and flash use of every device."""
-        from . import status as report
 
-        env = ctx.obj.env(_root(ctx, root))
+@group.command()
+@_root_option
+@click.pass_context
+def stop(ctx: click.Context, root: str | None) -> int:
+    """Swap off, reset the device, unload the module if start loaded it."""
+    from . import actions
 
-        def show() -> None:
-            info = report.gather(env)
-            if as_json:
-                _print_json(info)
-            else:
-                sys.stdout.write(report.format_status(info))
+    env = ctx.obj.env(_root(ctx, root))
+    return guarded(lambda: actions.stop(env), env)
 
-        return guarded(show)
 
-    @cli.command()
-    @_root_option
-    @click.option(
-        "--pid",
-        "pids",
-        type=int,
-        multiple=True,
-        metavar="PID",
-        help="Sample this process's anonymous memory (repeatable).",
-    )
-    @click.option("--file", "dump", metavar="DUMP", help="Sample the pages of a dump file.")
-    @click.option(
-        "--max-pages",
-        type=click.IntRange(1),
-        default=16384,
-        show_default=True,
-        help="Sample at most this many pages from each source.",
-    )
-    @click.option("--save", metavar="FILE", help="Also write the sampled pages to FILE.")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
-    @click.pass_context
-    def estimate(
-        ctx: click.Context,
-        root: str | None,
-        pids: tuple[int, ...],
-        dump: str | None,
-        max_pages: int,
-        save: str | None,
-        as_json: bool,
-    ) -> int:
-        """Measure how this memory compresses (LZ4) and recommend disksize and memlimit."""
-        from . import estimate as measure
+@group.command()
+@_root_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
+@click.pass_context
+def status(ctx: click.Context, root: str | None, as_json: bool) -> int:
+    """Sizes, pages, ratio, memory and flash use of every device."""
+    from . import status as report
 
-        if not pids and dump is None:
-            raise click.UsageError("estimate needs --pid PID or --file DUMP")
-        env = ctx.obj.env(_root(ctx, root))
+    env = ctx.obj.env(_root(ctx, root))
 
-        def show() -> None:
-            result = measure.run(env, list(pids), dump, max_pages, save)
-            if as_json:
-                _print_json(result)
-            else:
-                sys.stdout.write(measure.format_estimate(result))
+    def show() -> None:
+        info = report.gather(env)
+        if as_json:
+            _print_json(info)
+        else:
+            sys.stdout.write(report.format_status(info))
 
-        return guarded(show)
+    return guarded(show)
 
-    return cli
+
+@group.command()
+@_root_option
+@click.option(
+    "--pid",
+    "pids",
+    type=int,
+    multiple=True,
+    metavar="PID",
+    help="Sample this process's anonymous memory (repeatable).",
+)
+@click.option("--file", "dump", metavar="DUMP", help="Sample the pages of a dump file.")
+@click.option(
+    "--max-pages",
+    type=click.IntRange(1),
+    default=16384,
+    show_default=True,
+    help="Sample at most this many pages from each source.",
+)
+@click.option("--save", metavar="FILE", help="Also write the sampled pages to FILE.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
+@click.pass_context
+def estimate(
+    ctx: click.Context,
+    root: str | None,
+    pids: tuple[int, ...],
+    dump: str | None,
+    max_pages: int,
+    save: str | None,
+    as_json: bool,
+) -> int:
+    """Measure how this memory compresses (LZ4) and recommend disksize and memlimit."""
+    from . import estimate as measure
+
+    if not pids and dump is None:
+        raise click.UsageError("estimate needs --pid PID or --file DUMP")
+    env = ctx.obj.env(_root(ctx, root))
+
+    def show() -> None:
+        result = measure.run(env, list(pids), dump, max_pages, save)
+        if as_json:
+            _print_json(result)
+        else:
+            sys.stdout.write(measure.format_estimate(result))
+
+    return guarded(show)

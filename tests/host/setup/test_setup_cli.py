@@ -14,8 +14,8 @@ HEAVY = {"click", "json", "tomllib", "typing", "dataclasses", "subprocess", "cty
          "threading", "shutil", "tempfile", "logging", "argparse", "__future__"}  # fmt: skip
 # what `start` loads at boot on a RAM-only device with the shipped config (the fake kernel
 # stands in for kernel, modload and libc, whose imports the test below looks at)
-START_MODULES = {"__init__", "cli", "env", "kernel", "rootfs", "errors", "actions", "plan",
-                 "config", "sizes", "policy", "procfs", "backends", "state", "kvfile",
+START_MODULES = {"__init__", "cli", "invocation", "env", "kernel", "rootfs", "errors", "actions",
+                 "plan", "config", "sizes", "policy", "procfs", "backends", "state", "kvfile",
                  "swapheader"}  # fmt: skip
 
 
