@@ -16,12 +16,12 @@ def _fast(argv: list[str], injected: Injected) -> int | None:
     """`start` or `stop` exactly as init calls them, without loading click."""
     if argv not in (["start"], ["stop"]):
         return None
-    from . import actions
+    from . import startstop
 
     env = injected.env(None)
     if argv[0] == "start":
-        return guarded(lambda: actions.start(env, {}), env)
-    return guarded(lambda: actions.stop(env), env)
+        return guarded(lambda: startstop.start(env, {}), env)
+    return guarded(lambda: startstop.stop(env), env)
 
 
 def run(argv: list[str] | None = None, **inject: object) -> int:

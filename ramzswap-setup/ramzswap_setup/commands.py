@@ -113,10 +113,10 @@ def plan(
 @click.pass_context
 def start(ctx: click.Context, root: str | None, config_path: str | None, **kwargs: Any) -> int:
     """Set up the device and turn swap on. A second start changes nothing."""
-    from . import actions
+    from . import startstop
 
     env = ctx.obj.env(_root(ctx, root))
-    return guarded(lambda: actions.start(env, _settings(kwargs), config_path), env)
+    return guarded(lambda: startstop.start(env, _settings(kwargs), config_path), env)
 
 
 @group.command()
@@ -124,10 +124,10 @@ def start(ctx: click.Context, root: str | None, config_path: str | None, **kwarg
 @click.pass_context
 def stop(ctx: click.Context, root: str | None) -> int:
     """Swap off, reset the device, unload the module if start loaded it."""
-    from . import actions
+    from . import startstop
 
     env = ctx.obj.env(_root(ctx, root))
-    return guarded(lambda: actions.stop(env), env)
+    return guarded(lambda: startstop.stop(env), env)
 
 
 @group.command()

@@ -13,7 +13,7 @@ from .sizes import format_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from . import flash
+    from . import flash_budget as flash
 
 
 class Plan:
@@ -73,7 +73,8 @@ def _budget_limit(env: Env, plan: Plan) -> None:
     budget = plan.config.get("backing_write_budget")
     if budget is None or plan.backing is None:
         return
-    from . import flash  # only with a backing device and a budget: not at every boot
+    # only with a backing device and a budget: not at every boot
+    from . import flash_budget as flash
 
     record = flash.load(env)
     flash.roll(record, int(env.now()), budget.period)
@@ -128,7 +129,7 @@ def build(env: Env, options: dict[str, object], config_path: str | None = None) 
         where = cfg.source("backing")
         plan.backing_why = "not configured" if where == "default" else f"none ({where})"
     else:
-        from . import backing as backing_check  # only when a backing device is configured
+        from . import backing_checks as backing_check  # only when a backing device is configured
 
         checked = backing_check.check(env, spec, bool(cfg.get("force")))
         plan.notes.extend(checked.notes)

@@ -11,7 +11,7 @@ from .env import RUN_DIR, Env
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from . import flash
+    from . import flash_budget as flash
 
 STATE_FILE = RUN_DIR + "/state"
 DEFAULT_PERIOD = 86400  # "today" when no budget period is configured
@@ -53,7 +53,7 @@ def update_flash(env: Env, values: dict[str, str], refresh_limit: bool) -> Flash
     With `refresh_limit`, a budget period that rolled over since `start` gets a fresh backing
     write limit when the driver accepts one on a running device.
     """
-    from . import flash  # stop and status, not start
+    from . import flash_budget as flash  # stop and status, not start
 
     record = flash.load(env)
     update = FlashUpdate(record)

@@ -14,7 +14,7 @@ HEAVY = {"click", "json", "tomllib", "typing", "dataclasses", "subprocess", "cty
          "threading", "shutil", "tempfile", "logging", "argparse", "__future__"}  # fmt: skip
 # what `start` loads at boot on a RAM-only device with the shipped config (the fake kernel
 # stands in for kernel, modload and libc, whose imports the test below looks at)
-START_MODULES = {"__init__", "cli", "invocation", "env", "kernel", "rootfs", "errors", "actions",
+START_MODULES = {"__init__", "cli", "invocation", "env", "kernel", "rootfs", "errors", "startstop",
                  "plan", "config", "sizes", "policy", "procfs", "backends", "state", "kvfile",
                  "swapheader"}  # fmt: skip
 
@@ -25,7 +25,7 @@ def test_start_path_modules_import_nothing_heavy(tmp_path):
     code = (
         f"import sys; sys.path.insert(0, {str(PACKAGE_DIR)!r}); "
         "before = set(sys.modules); "
-        "import ramzswap_setup.cli, ramzswap_setup.actions, ramzswap_setup.modload; "
+        "import ramzswap_setup.cli, ramzswap_setup.startstop, ramzswap_setup.modload; "
         "from ramzswap_setup.kernel import Kernel\n"
         f"try: Kernel().swapoff({str(tmp_path / 'missing')!r})\n"
         "except OSError: pass\n"
@@ -34,7 +34,7 @@ def test_start_path_modules_import_nothing_heavy(tmp_path):
     out = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert {"ramzswap_setup.actions", "ramzswap_setup.libc", "_ctypes"} <= set(out)
+    assert {"ramzswap_setup.startstop", "ramzswap_setup.libc", "_ctypes"} <= set(out)
     assert not HEAVY & set(out), sorted(HEAVY & set(out))
 
 
