@@ -23,9 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tools") not in sys.path:
     sys.path.insert(0, str(REPO / "tools"))
 
-from rztools.target.console import Console  # noqa: E402
 from rztools.target.guestproc import OOPS_RE  # noqa: E402
 from rztools.target.qemu import Machine, Vm, backing_file, choose_accel  # noqa: E402
+from rztools.target.shell import ConsoleShell  # noqa: E402
 
 __all__ = ["LOGS", "OOPS_RE", "REPO", "TARGETS", "Booter", "Target", "watched"]
 
@@ -37,7 +37,7 @@ TARGETS = pytest.StashKey[list]()
 class Target:
     """A shell on a booted system, with what the test needs to know about it."""
 
-    def __init__(self, console: Console, arch: str, vm: Vm | None = None) -> None:
+    def __init__(self, console: ConsoleShell, arch: str, vm: Vm | None = None) -> None:
         self.console = console
         self.arch = arch
         self.vm = vm
@@ -108,7 +108,7 @@ class Booter:
 
     def attach(self) -> Target:
         url = self.config.getoption("--console")
-        console = Console.open(url, LOGS / self.name / "board.console.log", self.scale)
+        console = ConsoleShell.open(url, LOGS / self.name / "board.console.log", self.scale)
         console.wait_for_shell()
         t = Target(console, self.arch)
         self.targets.append(t)

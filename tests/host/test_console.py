@@ -1,4 +1,4 @@
-"""The console library against fake serial peers: a scripted peer on a socket
+"""The console and the shell protocol against fake serial peers: a scripted peer on a socket
 pair (split markers, noise, login prompts, silence) and a real shell on a pty."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 
 import pytest
 from rztools.target.console import Console, ConsoleTimeout
+from rztools.target.shell import ConsoleShell
 
 
 class SocketPort:
@@ -122,11 +123,11 @@ class ScriptedPeer(threading.Thread):
         self.send(f"{line}\r\n{marker}-B\r\n{body}{marker}-E {status}\r\n~ # ".encode())
 
 
-def make(tmp_path, **kw) -> tuple[Console, ScriptedPeer]:
+def make(tmp_path, **kw) -> tuple[ConsoleShell, ScriptedPeer]:
     a, b = socket.socketpair()
     peer = ScriptedPeer(b, **kw)
     peer.start()
-    con = Console(SocketPort(a), tmp_path / "console.log", timeout_scale=1.0)
+    con = ConsoleShell(Console(SocketPort(a), tmp_path / "console.log", timeout_scale=1.0))
     return con, peer
 
 
@@ -179,7 +180,7 @@ def test_timeout_carries_the_log_tail(tmp_path):
 def test_timeout_scale_multiplies_timeouts(tmp_path):
     con, _ = make(tmp_path, answers={}, silent={"sleep 600"})
     con.wait_for_shell(timeout=20)
-    con.timeout_scale = 4.0
+    con.console.timeout_scale = 4.0
     t0 = time.monotonic()
     with pytest.raises(ConsoleTimeout):
         con.run("sleep 600", timeout=0.5)
@@ -188,7 +189,7 @@ def test_timeout_scale_multiplies_timeouts(tmp_path):
 
 def test_no_shell_at_all_times_out(tmp_path):
     a, b = socket.socketpair()
-    con = Console(SocketPort(a), tmp_path / "c.log")
+    con = ConsoleShell(Console(SocketPort(a), tmp_path / "c.log"))
     with pytest.raises(ConsoleTimeout) as exc:
         con.wait_for_shell(timeout=1)
     assert "no shell" in str(exc.value)
@@ -208,7 +209,7 @@ def pty_shell(tmp_path):
                             preexec_fn=controlling_tty,
                             env={"PS1": "$ ", "PATH": os.environ["PATH"]})
     os.close(slave)
-    con = Console(FdPort(master), tmp_path / "pty.log")
+    con = ConsoleShell(Console(FdPort(master), tmp_path / "pty.log"))
     yield con
     proc.kill()
     proc.wait()
@@ -240,7 +241,7 @@ def test_write_file_round_trips(pty_shell, tmp_path):
 
 
 def test_no_typing_while_the_target_is_still_booting():
-    from rztools.target.console import should_poke
+    from rztools.target.shell import should_poke
 
     assert not should_poke(b"[    2.1] virtio_blk virtio1: [vda]\r\n", 2.5, 10)  # mid-boot
     assert not should_poke(b"~ # ", 1.0, 10)  # still talking

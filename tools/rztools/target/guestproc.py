@@ -7,7 +7,8 @@ import re
 import time
 from pathlib import Path
 
-from .swapdevs import GuestError, Shell
+from .shell import Shell
+from .swapdevs import GuestError
 
 GUEST_SCRIPTS = Path(__file__).resolve().parent / "guest"
 USER_HZ = 100  # the kernel's /proc/stat unit on every arch Debian builds

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL
-from .console import Console
 from .qemu import Machine, Vm, backing_file, choose_accel
+from .shell import ConsoleShell
 
 
 def add_arguments(ap: argparse.ArgumentParser, out: Path) -> None:
@@ -70,7 +70,7 @@ class Guests:
         self.vms: list[Vm] = []
 
     def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
-             append: str = "", blkdebug: Path | None = None) -> Console:
+             append: str = "", blkdebug: Path | None = None) -> ConsoleShell:
         """A booted guest's console (the keywords of the target tests' boot fixture)."""
         m = replace(self.machine, mem=mem, smp=smp, append=append, extra=[])
         if backing:

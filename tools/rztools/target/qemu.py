@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..arches import ARCHES, Arch
-from .console import Console, ConsoleError
+from .console import ConsoleError
+from .shell import ConsoleShell
 
 REPO = Path(__file__).resolve().parents[3]
 SIZE_RE = re.compile(r"^(\d+)([KMG]?)$")
@@ -173,7 +174,7 @@ def free_port() -> int:
 
 
 class Vm:
-    """A running QEMU whose serial console is driven through a Console."""
+    """A running QEMU whose serial console is driven through a ConsoleShell."""
 
     def __init__(self, machine: Machine, log_dir: Path, name: str = "vm",
                  timeout_scale: float = 1.0) -> None:
@@ -182,9 +183,9 @@ class Vm:
         self.name = name
         self.timeout_scale = timeout_scale
         self.proc: subprocess.Popen[bytes] | None = None
-        self.console: Console | None = None
+        self.console: ConsoleShell | None = None
 
-    def start(self, boot_timeout: float = 180.0) -> Console:
+    def start(self, boot_timeout: float = 180.0) -> ConsoleShell:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         serial = f"tcp:127.0.0.1:{port},server=on,wait=on"
@@ -195,9 +196,9 @@ class Vm:
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog,
                                      stderr=subprocess.STDOUT)
         try:
-            self.console = Console.open(f"socket://127.0.0.1:{port}",
-                                        self.log_dir / f"{self.name}.console.log",
-                                        self.timeout_scale)
+            self.console = ConsoleShell.open(f"socket://127.0.0.1:{port}",
+                                             self.log_dir / f"{self.name}.console.log",
+                                             self.timeout_scale)
             self.console.wait_for_shell(boot_timeout)
         except ConsoleError as e:
             self.kill()

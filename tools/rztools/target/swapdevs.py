@@ -3,7 +3,7 @@
 The benchmark and the reliability scenarios set ramzswap and in-kernel zram up the same
 way, read their statistics under the same names, and run rzscan the same way.  The
 functions building shell lines and parsing output are pure; the ones taking a `Shell`
-talk to the guest (a rztools Console, or a test's Target).
+talk to the guest (a `rztools.target.shell.Shell`: a ConsoleShell, or a test's Target).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import json
 import shlex
 import time
 from dataclasses import dataclass
-from typing import Protocol
+
+from .shell import Shell
 
 BACKENDS = ("ramzswap", "zram")
 CGROOT = "/sys/fs/cgroup"
@@ -32,17 +33,6 @@ def parse_ramzswap_stats(text: str) -> dict[str, int]:
         if len(parts) == 2 and parts[1].lstrip("-").isdigit():
             out[parts[0]] = int(parts[1])
     return out
-
-
-class ShellResult(Protocol):
-    output: str
-    status: int
-
-
-class Shell(Protocol):
-    def run(self, cmd: str, timeout: float = 60.0) -> ShellResult: ...
-    def check(self, cmd: str, timeout: float = 60.0) -> str: ...
-    def write_file(self, path: str, data: bytes | str, mode: str = "644") -> None: ...
 
 
 class GuestError(RuntimeError):
