@@ -1,6 +1,8 @@
 """Target-test plumbing that test files import by name: the booted guest (`Target`), the
-booter of guests (`Booter`), the stash key under which a test names its guests for the
-failure report (`TARGETS`), and the kernel-log check every target test ends with.
+booter of guests bound to pytest's command line (`Booter`), the stash key under which a
+test names its guests for the failure report (`TARGETS`), and the kernel-log check every
+target test ends with.  Booting itself is rztools.target.booter's, shared with `make
+bench` and `make reliability`.
 
 It lives here and not in tests/conftest.py because pytest imports each conftest.py as a
 module called `conftest` (tests/ and tests/host/setup/ both have one): `from conftest
@@ -10,8 +12,6 @@ puts the rootdir's conftest directory there), so this is `import harness`.
 
 from __future__ import annotations
 
-import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,103 +23,40 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tools") not in sys.path:
     sys.path.insert(0, str(REPO / "tools"))
 
+from rztools.target import booter  # noqa: E402
 from rztools.target.guestproc import OOPS_RE  # noqa: E402
-from rztools.target.qemu import Machine, Vm, backing_file, choose_accel  # noqa: E402
-from rztools.target.shell import ConsoleShell  # noqa: E402
 
 __all__ = ["LOGS", "OOPS_RE", "REPO", "TARGETS", "Booter", "Target", "watched"]
 
 LOGS = REPO / "out" / "logs"
 # the guests a test used; a failing test's report gets the tail of each one's console log
 TARGETS = pytest.StashKey[list]()
+Target = booter.Guest
 
 
-class Target:
-    """A shell on a booted system, with what the test needs to know about it."""
-
-    def __init__(self, console: ConsoleShell, arch: str, vm: Vm | None = None) -> None:
-        self.console = console
-        self.arch = arch
-        self.vm = vm
-
-    def run(self, cmd: str, timeout: float = 60.0):  # -> Result
-        return self.console.run(cmd, timeout)
-
-    def check(self, cmd: str, timeout: float = 60.0) -> str:
-        return self.console.check(cmd, timeout)
-
-    def write_file(self, path: str, data: bytes | str, mode: str = "644") -> None:
-        self.console.write_file(path, data, mode)
-
-    @property
-    def log_path(self) -> Path | None:
-        return self.console.log_path
-
-    def tail(self, lines: int = 40) -> str:
-        return self.console.tail(lines)
-
-    def disk_by_serial(self, serial: str) -> str:
-        """/dev/vdX of the virtio disk QEMU gave this serial (e.g. rzbacking)."""
-        out = self.check(f"grep -l '^{serial}$' /sys/block/vd*/serial")
-        return "/dev/" + out.splitlines()[0].split("/")[3]
-
-    def kernel_problems(self) -> list[str]:
-        """Oops/BUG/WARNING lines the kernel logged since the last call."""
-        out = self.run("dmesg -c", timeout=30).output
-        return [line for line in out.splitlines() if OOPS_RE.search(line)]
-
-
-class Booter:
-    """Starts guests for tests; each is shut down at the end of its scope."""
+class Booter(booter.Booter):
+    """rztools' booter with --images, --console and --timeout-scale from pytest's command
+    line; logs under out/logs/<name>/."""
 
     def __init__(self, config: pytest.Config, arch: str, name: str) -> None:
+        images = config.getoption("--images")
+        super().__init__(arch, LOGS / booter.log_name(name),
+                         images=Path(images) if images else None,
+                         timeout_scale=config.getoption("--timeout-scale"))
         self.config = config
-        self.arch = arch
-        self.name = re.sub(r"[^\w.-]+", "_", name)[:120]
-        self.vms: list[Vm] = []
-        self.targets: list[Target] = []
-        self.scale = config.getoption("--timeout-scale")
 
-    def machine(self, kernel: str) -> Machine:
-        images = self.config.getoption("--images")
-        if images:
-            return Machine.from_buildroot(Path(images), self.arch)
-        from rztools.image.build import build
-
-        return Machine.from_manifest(build(self.arch, kernel))
+    @property
+    def targets(self) -> list[Target]:
+        return self.guests
 
     def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
              append: str = "", kernel: str = "6.1", blkdebug: Path | None = None) -> Target:
         if self.config.getoption("--console"):
             pytest.skip("this test needs a guest of its own; --console uses the board as it is")
-        m = self.machine(kernel)
-        m.mem, m.smp, m.append = mem, smp, append
-        n = len(self.vms)
-        if backing:
-            m.backing = backing_file(backing, LOGS / self.name)
-            m.backing_blkdebug = blkdebug
-        m.accel = choose_accel(m, os.environ.get("ACCEL", "tcg"))
-        vm = Vm(m, LOGS / self.name, f"{self.arch}-{n}", self.scale)
-        self.vms.append(vm)
-        console = vm.start()
-        t = Target(console, self.arch, vm)
-        self.targets.append(t)
-        return t
+        return super().boot(mem, smp, backing, append, blkdebug, kernel)
 
-    def attach(self) -> Target:
-        url = self.config.getoption("--console")
-        console = ConsoleShell.open(url, LOGS / self.name / "board.console.log", self.scale)
-        console.wait_for_shell()
-        t = Target(console, self.arch)
-        self.targets.append(t)
-        return t
-
-    def close(self) -> None:
-        for vm in self.vms:
-            vm.poweroff(30)
-        for t in self.targets:
-            if t.vm is None:
-                t.console.close()
+    def attach(self) -> Target:  # type: ignore[override]
+        return super().attach(self.config.getoption("--console"))
 
 
 def assert_no_kernel_problems(t: Target) -> None:

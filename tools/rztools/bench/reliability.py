@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..target import booter
 from ..target import guestproc as gp
-from ..target import guests
 from ..target import swapdevs as sd
 from ..target.console import ConsoleError
 from ..target.guest.sysfsfuzz import ATTRS as FUZZED_ATTRS
@@ -134,11 +134,6 @@ def run(sh: sd.Shell, scan: sd.Scan) -> sd.ScanResult:
     return res
 
 
-def disk_by_serial(sh: sd.Shell, serial: str) -> str:
-    out = sh.check(f"grep -l '^{serial}$' /sys/block/vd*/serial")
-    return "/dev/" + out.splitlines()[0].split("/")[3]
-
-
 def capture_heap(sh: sd.Shell, mib: int) -> None:
     script = gp.push_script(sh, "heapdump.py")
     sh.check(f"python3 {script} {HEAP_FILE} {mib}", timeout=1800)
@@ -208,7 +203,7 @@ def backing_eio(boot: BootFn, size: Size, workdir: Path) -> Outcome:
     sh = boot(mem="256M", smp=2, backing=disk, append="ramzswap=off", blkdebug=conf)
     sd.clean_slate(sh)
     gp.take_kernel_log(sh)
-    backing = disk_by_serial(sh, "rzbacking")
+    backing = gp.disk_by_serial(sh, "rzbacking")
     cfg = sd.SwapConfig(disk, "8M", backing=backing)
     # 1. the block device itself
     sh.check(f"modprobe ramzswap && echo {backing} > {DEV}/backing_swap && "
@@ -576,7 +571,7 @@ def run_all(arch: str, kernel: str, size: Size, logs: Path,
             log: Callable[[str], None] = print, manifest: Path | None = None,
             only: tuple[str, ...] = ()) -> list[Outcome]:
     """Every scenario, each in guests of its own (a crashed scenario counts as failed)."""
-    plan: list[tuple[str, Callable[[guests.Guests], Outcome]]] = [
+    plan: list[tuple[str, Callable[[booter.Booter], Outcome]]] = [
         ("backing_eio", lambda g: backing_eio(g.boot, size, logs / "eio")),
         ("memlimit_exhaustion", lambda g: memlimit_exhaustion(
             g.boot(append="ramzswap=off"), size)),
@@ -594,7 +589,7 @@ def run_all(arch: str, kernel: str, size: Size, logs: Path,
         t0 = time.monotonic()
         log(f"== {name} ({size.name})")
         try:
-            with guests.guests(arch, kernel, logs / name, manifest) as g:
+            with booter.booted(arch, kernel, logs / name, manifest) as g:
                 o = fn(g)
         except (ConsoleError, QemuError, sd.GuestError, ValueError, KeyError) as e:
             o = Outcome(name)
@@ -621,13 +616,13 @@ def markdown(arch: str, size: Size, outcomes: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="rztools.bench.reliability",
                                  description=__doc__.split("\n")[0])
-    guests.add_arguments(ap, OUT)
+    booter.add_arguments(ap, OUT)
     ap.add_argument("--soak-minutes", type=float, default=os.environ.get("SOAK") or "10")
     ap.add_argument("--short", action="store_true", help="the sizes of the target tests")
     ap.add_argument("--only", default="", help="comma-separated scenarios (default: all)")
-    a = guests.parse_args(ap, argv)
-    only = guests.pick(ap.prog, a.only, SCENARIOS, "scenario")
-    guests.at_least(ap.prog, a.soak_minutes, 0.5, "--soak-minutes (SOAK)")
+    a = booter.parse_args(ap, argv)
+    only = booter.pick(ap.prog, a.only, SCENARIOS, "scenario")
+    booter.at_least(ap.prog, a.soak_minutes, 0.5, "--soak-minutes (SOAK)")
     size = short_for(a.arch) if a.short else replace(LONG, soak_s=a.soak_minutes * 60)
     outcomes = run_all(a.arch, a.kernel, size, REPO / "out" / "logs" / "reliability",
                        lambda s: print(s, flush=True), a.manifest, only)

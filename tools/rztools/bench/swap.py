@@ -41,8 +41,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL
+from ..target import booter
 from ..target import guestproc as gp
-from ..target import guests
 from ..target import swapdevs as sd
 from ..target.console import ConsoleError
 from ..target.qemu import QemuError
@@ -485,14 +485,14 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="rztools.bench.swap", description=__doc__.split("\n")[0])
-    guests.add_arguments(ap, OUT)
+    booter.add_arguments(ap, OUT)
     ap.add_argument("--runs", type=int, default=os.environ.get("RUNS") or "3")
     ap.add_argument("--datasets", default="", help="comma-separated subset (default: all)")
     ap.add_argument("--no-alloc", action="store_true", help="skip the allocator benchmark")
-    a = guests.parse_args(ap, argv)
-    guests.at_least(ap.prog, a.runs, 1, "--runs (RUNS)")
+    a = booter.parse_args(ap, argv)
+    booter.at_least(ap.prog, a.runs, 1, "--runs (RUNS)")
     plan = Plan(arch=a.arch, kernel=a.kernel, runs=a.runs)
-    datasets = guests.pick(ap.prog, a.datasets, plan.datasets, "data set")
+    datasets = booter.pick(ap.prog, a.datasets, plan.datasets, "data set")
     if datasets:
         plan = replace(plan, datasets=datasets)
     print(f"bench: {plan.arch}: rzscan {plan.scan_mib} MiB in a {plan.workload_mib} MiB "
@@ -501,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     bench = Bench(plan, a.out)
     try:
-        with guests.guests(plan.arch, plan.kernel, REPO / "out" / "logs" / "bench",
+        with booter.booted(plan.arch, plan.kernel, REPO / "out" / "logs" / "bench",
                            a.manifest) as g:
             con = g.boot(plan.mem, plan.smp, append="ramzswap=off")
             bench.meta.update(kernel_release=g.manifest.get("kernel_release"),

@@ -122,3 +122,9 @@ def kernel_problems(log: str) -> list[str]:
 def take_kernel_log(sh: Shell) -> str:
     """The kernel log since the last call (cleared as it is read)."""
     return sh.run("dmesg -c", timeout=60).output
+
+
+def disk_by_serial(sh: Shell, serial: str) -> str:
+    """/dev/vdX of the virtio disk QEMU gave this serial (e.g. rzbacking)."""
+    out = sh.check(f"grep -l '^{serial}$' /sys/block/vd*/serial")
+    return "/dev/" + out.splitlines()[0].split("/")[3]
