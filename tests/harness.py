@@ -6,25 +6,21 @@ bench` and `make reliability`.
 
 It lives here and not in tests/conftest.py because pytest imports each conftest.py as a
 module called `conftest` (tests/ and tests/host/setup/ both have one): `from conftest
-import ...` in a test file gets whichever was imported last.  tests/ is on sys.path (pytest
-puts the rootdir's conftest directory there), so this is `import harness`.
+import ...` in a test file gets whichever was imported last.  tests/ is on pytest's
+pythonpath (pyproject.toml), so this is `import harness`.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from rztools.target import booter
+from rztools.target.guestproc import OOPS_RE
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "tools") not in sys.path:
-    sys.path.insert(0, str(REPO / "tools"))
-
-from rztools.target import booter  # noqa: E402
-from rztools.target.guestproc import OOPS_RE  # noqa: E402
 
 __all__ = ["LOGS", "OOPS_RE", "REPO", "TARGETS", "Booter", "Target", "watched"]
 

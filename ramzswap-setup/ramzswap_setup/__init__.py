@@ -5,8 +5,8 @@ path import what every start needs and nothing else (the rest when it is needed)
 without `from __future__ import annotations`, which imports __future__ at run time: names that
 exist only for type checkers are quoted. tests/host/setup/test_setup_cli.py holds them to it.
 
-Layers, top down; a module imports from its own layer or those below (tests/host/test_imports.py
-fails on a cycle):
+Layers, top down; a module imports from its own layer or those below
+(tests/host/tools/test_imports.py fails on a cycle):
 
   command line   __main__, cli (start/stop at boot, click-free), commands (the click group),
                  invocation (what a run gets injected, failures as one line and a status)

@@ -5,7 +5,7 @@ driver): zeros where nothing was written, data back as written, freeing, limits.
 
 All of it runs on the module's guest (256M, 2 vCPUs), which the init script booted with
 ramzswap0 as swap: the first test takes that down, and each test after it loads the module
-as it needs.  Block I/O goes through tests/target/rzmod_io.py, run in the guest.
+as it needs.  Block I/O goes through tests/target/lib/rzmod_io.py, run in the guest.
 """
 
 from __future__ import annotations

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from ramzswap_setup import cli
+from rzsetup_fakes import FakeKernel, FakeSystem
 
 REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "ramzswap-setup"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ramzswap_setup import cli  # noqa: E402
-from rzsetup_fakes import FakeKernel, FakeSystem  # noqa: E402
 
 DAY = 86400
 T0 = 1_750_000_000  # a fixed "now" for the fake clock

@@ -20,11 +20,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from rztools.kernel import check as ck
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
+REPO = Path(__file__).resolve().parents[3]
 
-from rztools.kernel import check as ck  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "tools")}
 
@@ -49,6 +48,7 @@ def explain(result: dict) -> str:
     return f"{result['row']} {result['release']}: " + "\n".join(result["problem"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", ck.MATRIX)
 def test_builds_without_warnings(matrix, row):
     _, _, rows = matrix
@@ -58,6 +58,7 @@ def test_builds_without_warnings(matrix, row):
     assert result["release"], "the row names the kernel it built against"
 
 
+@pytest.mark.slow
 def test_newest_source_is_a_7x_or_later_kernel(matrix):
     _, _, rows = matrix
     newest = rows[f"{ck.NEWEST}/x86_64"]
@@ -65,11 +66,13 @@ def test_newest_source_is_a_7x_or_later_kernel(matrix):
     assert major >= 7, f"newest linux-source is {newest['kernel']}"
 
 
+@pytest.mark.slow
 def test_checkpatch_strict_clean(matrix):
     _, _, rows = matrix
     assert rows["checkpatch"]["ok"], explain(rows["checkpatch"])
 
 
+@pytest.mark.slow
 def test_table_and_exit_status(matrix):
     status, stdout, rows = matrix
     assert status == 0, "every row passed, so the run must succeed"
@@ -89,6 +92,7 @@ def planted(tmp_path: Path, file: str, text: str) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_a_w1_warning_fails_the_build(tmp_path):
     # a global function without a prototype: -Wmissing-prototypes under W=1
     module = planted(tmp_path, "ramzswap_comp.c", "\nint rz_planted(void)\n{\n\treturn 1;\n}\n")
@@ -101,6 +105,7 @@ def test_a_w1_warning_fails_the_build(tmp_path):
     assert "failed: 6.1/x86_64" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_style_violation_fails_checkpatch(tmp_path):
     module = planted(tmp_path, "ramzswap_comp.c", "\nstatic int rz_planted(int x)\n{\n"
                      "\tif(x)\n\t\treturn 1;\n\treturn 0;\n}\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 import lz4.block
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SRC = REPO / "rzscan"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 DATASETS = ["zero", "same", "text", "random", "mixed"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rztools.kernel.kfragment import parse_fragment
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXTERNAL = "$(BR2_EXTERNAL_RAMZSWAP_PATH)"
 DEFCONFIGS = sorted((REPO / "configs").glob("*_defconfig"))
 PACKAGES = sorted(d for d in (REPO / "package").iterdir() if d.is_dir())

@@ -13,7 +13,7 @@ import kconfiglib
 import pytest
 from rztools.kernel.kfragment import environment
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEFCONFIGS = sorted((REPO / "configs").glob("*_defconfig"))
 
 # Buildroot symbols our Config.in files refer to, as Buildroot defines them.

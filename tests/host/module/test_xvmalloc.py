@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-import sys
 from pathlib import Path
 
 import pytest
+import xvmalloc_ctypes as xvc
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,10 +27,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "module" / "uspace"))
+REPO = Path(__file__).resolve().parents[3]
 
-import xvmalloc_ctypes as xvc  # noqa: E402
 
 
 @pytest.fixture(scope="session")

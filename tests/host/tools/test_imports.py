@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TREES = {"rztools": REPO / "tools" / "rztools",
          "ramzswap_setup": REPO / "ramzswap-setup" / "ramzswap_setup"}
 # Guest-side scripts run in the guest, copied there by the host; the host may read their

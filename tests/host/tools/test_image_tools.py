@@ -11,7 +11,7 @@ from rztools.image import kmods
 from rztools.image.debian import AptError, sources_list
 from rztools.target.qemu import Machine, command, parse_size
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEP = """kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko kernel/lib/crc16.ko
 kernel/fs/jbd2/jbd2.ko:
 kernel/fs/mbcache.ko:
@@ -101,6 +101,7 @@ def test_qemu_command_lines(tmp_path):
     assert "-initrd" not in command(m2)
 
 
+@pytest.mark.slow
 def test_make_run_settings_reach_the_qemu_command_line(tmp_path):
     """What `make run ARCH=aarch64 MEM=128M SMP=4 BACKING=64M` hands QEMU."""
     out = REPO / "out" / "aarch64-6.1"

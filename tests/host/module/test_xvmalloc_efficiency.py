@@ -20,11 +20,10 @@ from pathlib import Path
 
 import lz4.block
 import pytest
+import xvmalloc_ctypes as xvc
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "module" / "uspace"))
+REPO = Path(__file__).resolve().parents[3]
 
-import xvmalloc_ctypes as xvc  # noqa: E402
 
 PAGE = 4096
 MAX_ZPAGE = PAGE * 3 // 4

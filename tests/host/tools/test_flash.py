@@ -14,7 +14,7 @@ import pytest
 from rztools.board import disks, flash
 from rztools.board.disks import Disk, DiskError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MIB = 1 << 20
 
 

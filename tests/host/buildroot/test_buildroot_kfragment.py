@@ -9,7 +9,7 @@ import pytest
 from rztools.kernel import kfragment
 from rztools.kernel.kfragment import FragmentError, Problem
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 KCONFIG = """
 mainmenu "tiny $(SRCARCH) kernel"

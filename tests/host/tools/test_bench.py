@@ -274,7 +274,7 @@ def test_bad_input_is_refused_before_anything_boots(tmp_path, tool, args, env, s
     import os
     import sys
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     out = tmp_path / "out"
     res = subprocess.run([sys.executable, "-m", f"rztools.{tool}", "--out", str(out), *args],
                          cwd=repo / "tools", capture_output=True, text=True, timeout=60,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rztools.board import console as board_console
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_split_quit():
