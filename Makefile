@@ -20,11 +20,12 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/tools
 export TARGET_ARCHS
 
-.PHONY: help deps image run demo test test-host test-target lint check-kernels clean bench-setup
+.PHONY: help deps image run demo test test-host test-quick test-target lint check-kernels clean \
+	bench-setup
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
-	@echo "  make image | run | test-host | test-target | lint | check-kernels | list-defconfigs"
+	@echo "  make image | run | test-host | test-quick | test-target | lint | check-kernels | list-defconfigs"
 	@echo "  make bench-setup ARCH=...   boot cost of ramzswap-setup start (goal: <= 2 x python3)"
 	@echo "  make bench [ARCH= RUNS=]     ramzswap vs zram side by side -> out/bench/"
 	@echo "  make reliability [SOAK=min]  fault injection, stress, soak, fuzz -> out/reliability/"
@@ -73,6 +74,10 @@ test: deps
 
 test-host: deps
 	@$(PY) -m pytest tests/host $(PYTEST_ARGS)
+
+# the host tests that download and build nothing (README: which are slow)
+test-quick: deps
+	@$(PY) -m pytest tests/host -m "not slow" $(PYTEST_ARGS)
 
 test-target: deps
 	@$(PY) -m pytest tests/target $(PYTEST_ARGS)
