@@ -11,24 +11,25 @@ PYTHON_RAMZSWAP_SETUP_SETUP_TYPE = setuptools
 PYTHON_RAMZSWAP_SETUP_LICENSE = GPL-2.0
 PYTHON_RAMZSWAP_SETUP_LICENSE_FILES = COPYING
 
-# The init files and the default configuration live in the tree's rootfs
-# overlay; the package installs them itself so that an image built without
-# that overlay still starts ramzswap at boot.
-PYTHON_RAMZSWAP_SETUP_OVERLAY = $(BR2_EXTERNAL_RAMZSWAP_PATH)/overlay
+# The init script, the systemd unit and the default configuration are the
+# helper's own (ramzswap-setup/init/, where the test image takes them from too);
+# the package installs them, so an image without the tree's overlay still starts
+# ramzswap at boot.
+PYTHON_RAMZSWAP_SETUP_INIT = $(BR2_EXTERNAL_RAMZSWAP_PATH)/ramzswap-setup/init
 
 define PYTHON_RAMZSWAP_SETUP_INSTALL_CONFIG
-	$(INSTALL) -D -m 0644 $(PYTHON_RAMZSWAP_SETUP_OVERLAY)/etc/ramzswap.conf \
+	$(INSTALL) -D -m 0644 $(PYTHON_RAMZSWAP_SETUP_INIT)/ramzswap.conf \
 		$(TARGET_DIR)/etc/ramzswap.conf
 endef
 PYTHON_RAMZSWAP_SETUP_POST_INSTALL_TARGET_HOOKS += PYTHON_RAMZSWAP_SETUP_INSTALL_CONFIG
 
 define PYTHON_RAMZSWAP_SETUP_INSTALL_INIT_SYSV
-	$(INSTALL) -D -m 0755 $(PYTHON_RAMZSWAP_SETUP_OVERLAY)/etc/init.d/S11ramzswap-setup \
+	$(INSTALL) -D -m 0755 $(PYTHON_RAMZSWAP_SETUP_INIT)/S11ramzswap-setup \
 		$(TARGET_DIR)/etc/init.d/S11ramzswap-setup
 endef
 
 define PYTHON_RAMZSWAP_SETUP_INSTALL_INIT_SYSTEMD
-	$(INSTALL) -D -m 0644 $(PYTHON_RAMZSWAP_SETUP_OVERLAY)/usr/lib/systemd/system/ramzswap-setup.service \
+	$(INSTALL) -D -m 0644 $(PYTHON_RAMZSWAP_SETUP_INIT)/ramzswap-setup.service \
 		$(TARGET_DIR)/usr/lib/systemd/system/ramzswap-setup.service
 endef
 

@@ -42,7 +42,7 @@ def test_start_and_stop_at_boot_never_import_click_json_or_toml(system, tmp_path
     """start as init runs it: nothing heavy, and no module for what a RAM-only start does not
     do (backing checks, flash accounting, status, the click commands)."""
     system.module_available("ramzswap")
-    system.config((HERE.parents[2] / "overlay/etc/ramzswap.conf").read_text())
+    system.config((HERE.parents[2] / "ramzswap-setup/init/ramzswap.conf").read_text())
     code = f"""
 import sys
 sys.path[:0] = [{str(PACKAGE_DIR)!r}, {str(HERE)!r}]

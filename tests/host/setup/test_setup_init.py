@@ -1,4 +1,4 @@
-"""The init integration in overlay/: BusyBox init script and systemd unit."""
+"""The init integration in ramzswap-setup/init/: BusyBox init script and systemd unit."""
 
 import configparser
 import os
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-OVERLAY = Path(__file__).resolve().parents[3] / "overlay"
-SCRIPTS = sorted((OVERLAY / "etc/init.d").glob("S??ramzswap-setup"))
+REPO = Path(__file__).resolve().parents[3]
+INIT = REPO / "ramzswap-setup" / "init"
+OVERLAY = REPO / "overlay"
+SCRIPTS = sorted(INIT.glob("S??ramzswap-setup"))
 
 
 @pytest.fixture
@@ -76,7 +78,7 @@ def test_script_usage(script, fake_helper):
 
 
 def test_systemd_unit_starts_early_and_stops_at_shutdown():
-    unit = OVERLAY / "usr/lib/systemd/system/ramzswap-setup.service"
+    unit = INIT / "ramzswap-setup.service"
     parser = configparser.ConfigParser(interpolation=None, strict=True)
     parser.optionxform = str  # keys are case-sensitive in systemd units
     parser.read_string(unit.read_text())

@@ -188,7 +188,7 @@ def test_memlimit_above_half_of_ram_warns_but_plans(plan, system):
 def test_shipped_config_file_is_valid_and_changes_no_default(plan, system):
     from pathlib import Path
 
-    shipped = Path(__file__).resolve().parents[3] / "overlay/etc/ramzswap.conf"
+    shipped = Path(__file__).resolve().parents[3] / "ramzswap-setup/init/ramzswap.conf"
     system.config(shipped.read_text())
     p = plan()
     assert set(p["sources"].values()) == {"default"}

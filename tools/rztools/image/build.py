@@ -157,6 +157,12 @@ def build_rzscan(arch: Arch, out: Path) -> Path | None:
     return build / "rzscan"
 
 
+# ramzswap-setup/init/<name> -> its place in the image, as python-ramzswap-setup.mk has it
+INIT_FILES = (("S11ramzswap-setup", "etc/init.d/S11ramzswap-setup", 0o755),
+              ("ramzswap-setup.service", "usr/lib/systemd/system/ramzswap-setup.service", 0o644),
+              ("ramzswap.conf", "etc/ramzswap.conf", 0o644))
+
+
 def install_helper(root: Path) -> None:
     """The ramzswap-setup Python package and its launcher."""
     pkg = REPO / "ramzswap-setup" / "ramzswap_setup"
@@ -168,6 +174,13 @@ def install_helper(root: Path) -> None:
     launcher.write_text("#!/usr/bin/python3\nimport sys\nfrom ramzswap_setup.cli import main\n"
                         "sys.exit(main())\n")
     launcher.chmod(0o755)
+    # the init script, unit and default configuration, from the home the Buildroot
+    # package installs them from
+    init = REPO / "ramzswap-setup" / "init"
+    for name, dest, mode in INIT_FILES:
+        (root / dest).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(init / name, root / dest)
+        (root / dest).chmod(mode)
 
 
 def symlink_applets(root: Path, applets: list[str]) -> None:
@@ -296,6 +309,7 @@ def _build(arch: Arch, series: KernelSeries, out: Path) -> Path:
     module = build_module(arch, kernel, out)
     rzscan = build_rzscan(arch, out)
     inputs = tree_hash(REPO / "overlay", REPO / "ramzswap-setup" / "ramzswap_setup",
+                       REPO / "ramzswap-setup" / "init",
                        TESTIMAGE, *(Path(__file__).parents[1] / f for f in IMAGE_CODE),
                        extra=f"{kernel.release}:{module and tree_hash(module)}:"
                              f"{rzscan and tree_hash(rzscan)}:{','.join(ROOT_PACKAGES)}")
