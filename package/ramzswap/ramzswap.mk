@@ -10,13 +10,16 @@ RAMZSWAP_SITE_METHOD = local
 RAMZSWAP_LICENSE = GPL-2.0
 RAMZSWAP_LICENSE_FILES = COPYING
 
-# Swap on a block device, and the kernel's LZ4 library: it has no prompt
+# What the module needs of the kernel, once for every board: loadable modules
+# that unload (the tests load and unload ramzswap), swap on a block device (it
+# is a bio-based block driver), and the kernel's LZ4 library: it has no prompt
 # of its own, CRYPTO_LZ4 is the option that pulls it in.
 define RAMZSWAP_LINUX_CONFIG_FIXUPS
 	$(call KCONFIG_ENABLE_OPT,CONFIG_MODULES)
 	$(call KCONFIG_ENABLE_OPT,CONFIG_MODULE_UNLOAD)
 	$(call KCONFIG_ENABLE_OPT,CONFIG_SWAP)
 	$(call KCONFIG_ENABLE_OPT,CONFIG_BLOCK)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_BLK_DEV)
 	$(call KCONFIG_ENABLE_OPT,CONFIG_CRYPTO)
 	$(call KCONFIG_ENABLE_OPT,CONFIG_CRYPTO_LZ4)
 endef

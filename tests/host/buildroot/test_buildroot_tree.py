@@ -189,6 +189,17 @@ def test_ramzswap_kernel_fixups_pull_in_lz4():
         assert f"$(call KCONFIG_ENABLE_OPT,{opt})" in mk
 
 
+def test_board_fragments_leave_the_modules_needs_to_its_package():
+    """What the module needs is said once, in its package's fixups; a board's fragment
+    holds only that image's own choices, so the two cannot drift apart."""
+    mk = (REPO / "package/ramzswap/ramzswap.mk").read_text()
+    fixed = set(re.findall(r"KCONFIG_ENABLE_OPT,CONFIG_(\w+)\)", mk))
+    assert {"MODULES", "SWAP", "BLOCK", "CRYPTO_LZ4"} <= fixed
+    for fragment in sorted((REPO / "board").glob("*/linux.fragment")):
+        repeated = fixed & set(parse_fragment(fragment.read_text(), fragment.name))
+        assert not repeated, f"{fragment.relative_to(REPO)} repeats the fixups: {sorted(repeated)}"
+
+
 # ---- board scripts ----
 
 
