@@ -91,4 +91,4 @@ check-kernels: deps
 clean:
 	rm -rf out
 
-include board/buildroot.mk
+include buildroot.mk

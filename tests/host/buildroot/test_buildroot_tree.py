@@ -299,12 +299,12 @@ def test_post_image_of_a_board_without_qemu_or_sd_card_writes_nothing(tmp_path):
     assert list(images.iterdir()) == []
 
 
-# ---- board/buildroot.mk (the parts that need no Buildroot) ----
+# ---- buildroot.mk (the parts that need no Buildroot) ----
 
 
 def make_br(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["make", "--no-print-directory", "-f", REPO / "board/buildroot.mk", *args],
+        ["make", "--no-print-directory", "-f", REPO / "buildroot.mk", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -18,7 +18,7 @@
 # BUILDROOT_PYTHON runs check-package with another interpreter (it needs
 # python-magic and flake8).
 
-BUILDROOT_TREE := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+BUILDROOT_TREE := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BUILDROOT_OUT ?= $(BUILDROOT_TREE)/out
 BUILDROOT_DEFCONFIGS := $(sort $(notdir $(wildcard $(BUILDROOT_TREE)/configs/*_defconfig)))
 BUILDROOT_CURRENT = $(BUILDROOT_OUT)/.buildroot-current
