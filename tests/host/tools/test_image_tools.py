@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from rztools.arches import ARCHES, UnknownTarget, abi_key, kbuild_package, lookup
+from rztools.image import build as image
 from rztools.image import kmods
 from rztools.image.debian import AptError, sources_list
 from rztools.target.qemu import Machine, command, parse_size
@@ -126,3 +127,26 @@ def test_make_run_settings_reach_the_qemu_command_line(tmp_path):
     path = Path(backing.split(",")[0].removeprefix("file="))
     assert path.stat().st_size == 64 << 20
     assert "ramzswap=off" in res.stdout
+
+
+@pytest.mark.parametrize("merged_usr", [True, False])
+def test_applet_links_do_not_need_busybox_on_the_build_machine(tmp_path, merged_usr):
+    """The image's links point at its own /bin/busybox; a new machine has none, so
+    the links are made whether or not their target exists here."""
+    root = tmp_path / "root"
+    target = str(tmp_path / "no-such-busybox")  # on no machine, like /bin/busybox on a new one
+    (root / "usr" / "bin").mkdir(parents=True)
+    (root / "usr" / "sbin").mkdir()
+    if merged_usr:
+        (root / "bin").symlink_to("usr/bin")
+        (root / "sbin").symlink_to("usr/sbin")
+        applets = ["bin/sh", "usr/sbin/init", "usr/bin/lzcat", "sbin/halt"]
+    else:
+        applets = ["bin/sh", "sbin/init", "usr/bin/lzcat", "sbin/halt"]
+    image.symlink_applets(root, applets, target)
+    image.symlink_applets(root, applets, target)  # a second pass changes nothing
+    init = root / "sbin" / "init"
+    assert os.readlink(init) == target and not init.exists()
+    for rel in applets:
+        if not (merged_usr and (root / rel).parent.is_symlink()):
+            assert os.readlink(root / rel) == target, rel

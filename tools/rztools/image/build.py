@@ -52,19 +52,26 @@ class Kernel:
     vmlinuz: Path
 
 
+def newest_abi(series: KernelSeries, arch: Arch, names: list[str]) -> str:
+    """The newest kernel ABI of the series whose image and headers are both in the
+    archive: mid-sync, a new ABI's image can be there before its headers."""
+    rx = re.compile(series.image_re.format(flavour=arch.flavour))
+    headers = set(names)
+    usable = [m.group(1) for m in map(rx.fullmatch, names)
+              if m and f"linux-headers-{m.group(1)}-{arch.flavour}" in headers]
+    if not usable:
+        raise BuildError(f"no Linux {series.name} kernel with headers for {arch.debian} "
+                         f"in {', '.join(series.suites)}")
+    return max(usable, key=abi_key)
+
+
 def fetch_kernel(arch: Arch, series: KernelSeries) -> Kernel:
     """Newest kernel of the series that has headers too, unpacked with its headers."""
     cache = cache_dir()
     tree = debian.AptTree(cache, arch.debian, series.suites)
     host = debian.AptTree(cache, "amd64", series.suites)
     with step(f"looking up Debian's {series.name} kernel for {arch.debian}"):
-        rx = series.image_re.format(flavour=arch.flavour)
-        abis = [re.fullmatch(rx, n).group(1) for n in tree.package_names(rx)]
-        headers = set(tree.package_names(rf"linux-headers-.*-{arch.flavour}"))
-        usable = [a for a in abis if f"linux-headers-{a}-{arch.flavour}" in headers]
-        if not usable:
-            raise BuildError(f"no {series.name} kernel with headers for {arch.debian}")
-        abi = max(usable, key=abi_key)
+        abi = newest_abi(series, arch, tree.package_names(r"linux-(image|headers)-.*"))
     release = f"{abi}-{arch.flavour}"
     root = cache / "kernels" / release
     pkgs = [f"linux-image-{release}", f"linux-headers-{release}", f"linux-headers-{abi}-common"]
@@ -75,12 +82,17 @@ def fetch_kernel(arch: Arch, series: KernelSeries) -> Kernel:
             for p in pkgs:
                 debian.extract(tree.download(p), root)
             debian.extract(host.download(kbuild_package(abi)), root)
+            # a download may have found the package rebuilt: key what was unpacked
+            stamp.key = "+".join(pkgs + [tree.version(pkgs[0])])
             stamp.done()
     debian.relocate_headers(root)
     if not (root / "lib" / "modules" / release / "modules.dep").exists():
         kmods.depmod(root, release)  # Debian's postinst would have run it
     note(f"kernel {release}")
-    vmlinuz = next((root / "boot").glob("vmlinuz-*"))
+    vmlinuz = next((root / "boot").glob("vmlinuz-*"), None)
+    if vmlinuz is None:
+        raise BuildError(f"linux-image-{release} ({', '.join(series.suites)}) has no "
+                         "/boot/vmlinuz-*: its layout changed")
     return Kernel(abi, release, root, root / "usr" / "src" / f"linux-headers-{release}", vmlinuz)
 
 
@@ -183,7 +195,12 @@ def install_helper(root: Path) -> None:
         (root / dest).chmod(mode)
 
 
-def symlink_applets(root: Path, applets: list[str]) -> None:
+def symlink_applets(root: Path, applets: list[str], target: str = "/bin/busybox") -> None:
+    """A link to busybox for every applet path the image lacks, and /sbin/init.
+
+    The links point into the image, not into the build machine: whether one is
+    already there is asked of the link itself (lexists), since exists() would
+    follow it to the host's /bin/busybox, which a new machine does not have."""
     for rel in applets:
         link = root / rel
         if os.path.lexists(link):
@@ -191,7 +208,11 @@ def symlink_applets(root: Path, applets: list[str]) -> None:
         if link.parent.is_symlink():  # merged /usr: bin -> usr/bin
             continue
         link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to("/bin/busybox")
+        link.symlink_to(target)
+    init = root / "sbin" / "init"  # through the merged-/usr link when there is one
+    if not os.path.lexists(init):
+        init.parent.mkdir(parents=True, exist_ok=True)
+        init.symlink_to(target)
 
 
 def assemble_rootfs(arch: Arch, kernel: Kernel, out: Path, module: Path | None,
@@ -208,11 +229,6 @@ def assemble_rootfs(arch: Arch, kernel: Kernel, out: Path, module: Path | None,
         for p in PRUNE:
             shutil.rmtree(root / p, ignore_errors=True)
         symlink_applets(root, busybox_applets())
-        # the applets' links point into the image, not the host: ask about the link
-        # itself (lexists), since exists() would follow it into the build machine
-        sbin_init = root / "sbin" / "init"
-        if not os.path.lexists(sbin_init):
-            sbin_init.symlink_to("/bin/busybox")
         shutil.copytree(TESTIMAGE / "rootfs", root, dirs_exist_ok=True, symlinks=True)
         (root / "etc" / "inittab").write_text(
             "::sysinit:/etc/init.d/rcS\n"
