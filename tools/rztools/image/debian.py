@@ -33,7 +33,13 @@ SUITES: dict[str, list[tuple[str, str]]] = {
 
 
 class AptError(RuntimeError):
-    """apt failed even after retries."""
+    """apt failed even after retries; the message is one line naming the package or
+    suite."""
+
+
+# what apt says when the indexes name a file the archive no longer has
+GONE_RE = re.compile(r"404\s+Not Found|Version '[^']+' for '[^']+' was not found|"
+                     r"Hash Sum mismatch|File has unexpected size")
 
 
 def sources_list(suites: Iterable[str]) -> str:
@@ -121,11 +127,31 @@ class AptTree:
                 failed = re.findall(r"Failed to fetch (\S+)", last.stderr)
                 if last.returncode != 0 and (not failed or not all(
                         re.search(r"-(security|updates)/", url) for url in failed)):
-                    raise
+                    raise AptError(self._update_failure(last.stderr)) from None
                 print(f"    apt: ignoring indexes mid-sync: {' '.join(failed)}",
                       file=sys.stderr)
             stamp.write_text("")
         self._updated = True
+
+    def _update_failure(self, stderr: str) -> str:
+        """One line naming the suite whose index could not be had, and why."""
+        for url in re.findall(r"Failed to fetch (\S+)", stderr):
+            m = re.search(r"/dists/([^/]+)/", url)
+            if m and not re.search(r"-(security|updates)/", url):
+                why = ("mid-sync (try again later)" if re.search(
+                    r"sync in progress|unexpected size|Hash Sum mismatch", stderr)
+                    else "not reachable")
+                return f"Debian's {m.group(1)} index for {self.arch} is {why}: {url}"
+        tail = [ln for ln in stderr.strip().splitlines() if ln.strip()][-1:] or ["no output"]
+        return (f"apt-get update ({self.arch}, {', '.join(self.suites)}) failed: "
+                f"{tail[0]}")
+
+    def refresh(self) -> None:
+        """Fetch the indexes now: the archive moved on since they were fetched."""
+        self._updated = False
+        stamp = self.root / "updated"
+        stamp.unlink(missing_ok=True)
+        self.update()
 
     def package_names(self, pattern: str) -> list[str]:
         """Names of packages matching a full-name regular expression."""
@@ -140,23 +166,47 @@ class AptTree:
         res = self._apt("apt-cache", "policy", package)
         m = re.search(r"Candidate:\s*(\S+)", res.stdout)
         if not m or m.group(1) == "(none)":
-            raise AptError(f"package {package} not found for {self.arch} in {self.suites}")
+            raise AptError(f"package {package} not found for {self.arch} in "
+                           f"{', '.join(self.suites)}")
         return m.group(1)
 
     def download(self, package: str) -> Path:
-        """Download one package (cached by name and version); return the .deb path."""
+        """Download one package (cached by name and version); return the .deb path.
+
+        When the archive moved on since the indexes were fetched (a package rebuilt
+        or superseded, so the version they name is gone), the indexes are fetched
+        again and the new candidate is taken."""
         self.update()
-        version = self.version(package)
-        self.debs.mkdir(parents=True, exist_ok=True)
-        quoted = version.replace(":", "%3a")
-        for deb in self.debs.glob(f"{package}_{quoted}_*.deb"):
-            return deb
-        retry(f"download of {package} {version}",
-              lambda: self._apt("apt-get", "download", f"{package}={version}", cwd=self.debs))
-        found = list(self.debs.glob(f"{package}_{quoted}_*.deb"))
-        if not found:
-            raise AptError(f"apt-get download {package} left no .deb in {self.debs}")
-        return found[0]
+        for attempt in (1, 2):
+            version = self.version(package)
+            self.debs.mkdir(parents=True, exist_ok=True)
+            quoted = version.replace(":", "%3a")
+            for deb in self.debs.glob(f"{package}_{quoted}_*.deb"):
+                return deb
+            res = self._download(package, version)
+            if res.returncode == 0:
+                found = list(self.debs.glob(f"{package}_{quoted}_*.deb"))
+                if not found:
+                    raise AptError(f"apt-get download {package} left no .deb in {self.debs}")
+                return found[0]
+            if attempt == 1 and GONE_RE.search(res.stderr):
+                print(f"    apt: {package} {version} is gone from the archive; "
+                      "fetching its indexes again", file=sys.stderr)
+                self.refresh()
+                continue
+            break
+        reason = GONE_RE.search(res.stderr)
+        why = "gone from the archive" if reason else "could not be downloaded"
+        raise AptError(f"{package} {version} ({self.arch}, {', '.join(self.suites)}) {why}"
+                       f"{': ' + reason.group(0) if reason else ''}")
+
+    def _download(self, package: str, version: str) -> subprocess.CompletedProcess:
+        try:
+            return retry(f"download of {package} {version}",
+                         lambda: self._apt("apt-get", "download", f"{package}={version}",
+                                           cwd=self.debs))
+        except AptError as e:
+            return subprocess.CompletedProcess([], 1, "", str(e))
 
 
 def extract(deb: Path, dest: Path) -> None:
