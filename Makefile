@@ -20,12 +20,13 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/tools
 export TARGET_ARCHS
 
-.PHONY: help deps image run demo test test-host test-quick test-target lint check-kernels clean \
-	bench-setup
+.PHONY: help deps image run demo test test-host test-quick test-target lint check-kernels \
+	check-fresh clean bench-setup
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 	@echo "  make image | run | test-host | test-quick | test-target | lint | check-kernels | list-defconfigs"
+	@echo "  make check-fresh             make demo on a fresh Debian root (mmdebstrap, root only)"
 	@echo "  make bench-setup ARCH=...   boot cost of ramzswap-setup start (goal: <= 2 x python3)"
 	@echo "  make bench [ARCH= RUNS=]     ramzswap vs zram side by side -> out/bench/"
 	@echo "  make reliability [SOAK=min]  fault injection, stress, soak, fuzz -> out/reliability/"
@@ -34,7 +35,8 @@ deps: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt tools/install-deps.sh
 	@./tools/install-deps.sh
-	@test -x $(PY) || python3 -m venv $(VENV)
+	@# a venv left half made (python3-venv was missing) has no pip: make it again
+	@test -x $(VENV)/bin/pip || { rm -rf $(VENV); python3 -m venv $(VENV); }
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
@@ -87,6 +89,11 @@ lint: deps
 
 check-kernels: deps
 	@$(PY) -m rztools.kernel.check
+
+# The README's main command on a new machine: a minimal Debian root (mmdebstrap),
+# a clean clone of HEAD, an empty download cache, `make demo` inside.  Root only.
+check-fresh: deps
+	@$(PY) -m rztools.image.fresh
 
 clean:
 	rm -rf out
