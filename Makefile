@@ -21,12 +21,13 @@ export PYTHONPATH := $(CURDIR)/tools
 export TARGET_ARCHS
 
 .PHONY: help deps image run demo test test-host test-quick test-target lint check-kernels \
-	check-fresh clean bench-setup
+	check-fresh check-debug clean bench-setup
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 	@echo "  make image | run | test-host | test-quick | test-target | lint | check-kernels | list-defconfigs"
 	@echo "  make check-fresh             make demo on a fresh Debian root (mmdebstrap, root only)"
+	@echo "  make check-debug             the module on a debug kernel -> out/check-debug/"
 	@echo "  make bench-setup ARCH=...   boot cost of ramzswap-setup start (goal: <= 2 x python3)"
 	@echo "  make bench [ARCH= RUNS=]     ramzswap vs zram side by side -> out/bench/"
 	@echo "  make reliability [SOAK=min]  fault injection, stress, soak, fuzz -> out/reliability/"
@@ -89,6 +90,12 @@ lint: deps
 
 check-kernels: deps
 	@$(PY) -m rztools.kernel.check
+
+# The module on a debug kernel (lockdep, KASAN, UBSAN, kmemleak, fault injection):
+# DEBUG_ARCHS=x86_64,aarch64 by default.  -> out/check-debug/summary.md
+DEBUG_ARCHS ?= x86_64,aarch64
+check-debug: deps
+	@$(PY) -m rztools.kernel.debugcheck --arch $(DEBUG_ARCHS)
 
 # The README's main command on a new machine: a minimal Debian root (mmdebstrap),
 # a clean clone of HEAD, an empty download cache, `make demo` inside.  Root only.

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import kconfiglib
 
+from .fragments import FragmentError, merge, parse_fragment
+
 # kernel ARCH= value and arch/ directory for the names our boards use
 ARCHES = {
     "x86_64": ("x86_64", "x86"),
@@ -33,14 +35,6 @@ ARCHES = {
     "arm64": ("arm64", "arm64"),
     "arm": ("arm", "arm"),
 }
-SET_RE = re.compile(r'CONFIG_([A-Za-z0-9_]+)=(y|m|n|-?\d+|0x[0-9a-fA-F]+|"(?:[^"\\]|\\.)*")')
-UNSET_RE = re.compile(r"# CONFIG_([A-Za-z0-9_]+) is not set")
-
-
-class FragmentError(ValueError):
-    """A fragment, base config or tree that cannot be used as given."""
-
-
 @dataclass(frozen=True)
 class Problem:
     option: str
@@ -51,30 +45,6 @@ class Problem:
         if self.got is None:
             return f"CONFIG_{self.option}: no such option in this kernel"
         return f"CONFIG_{self.option}: asked {self.wanted}, ended up {self.got or '(empty)'}"
-
-
-def parse_fragment(text: str, name: str = "fragment") -> dict[str, str]:
-    """Option -> wanted value ('y', 'm', 'n', or the unquoted string/number)."""
-    wanted: dict[str, str] = {}
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if m := UNSET_RE.fullmatch(line):
-            wanted[m.group(1)] = "n"
-        elif m := SET_RE.fullmatch(line):
-            value = m.group(2)
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            wanted[m.group(1)] = value
-        elif line and not line.startswith("#"):
-            raise FragmentError(f"{name}:{n}: not a config line: {raw}")
-    return wanted
-
-
-def merge(fragments: list[dict[str, str]]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for fragment in fragments:
-        merged.update(fragment)
-    return merged
 
 
 def problems(wanted: Mapping[str, str], actual: Mapping[str, str | None]) -> list[Problem]:

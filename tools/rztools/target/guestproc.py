@@ -15,7 +15,7 @@ USER_HZ = 100  # the kernel's /proc/stat unit on every arch Debian builds
 
 # what a kernel says when it is in trouble (the target tests' own check)
 OOPS_RE = re.compile(r"BUG:|Oops|WARNING:|general protection|Call Trace|Kernel panic|"
-                     r"sleeping function called from invalid context")
+                     r"sleeping function called from invalid context|UBSAN:")
 OOM_START_RE = re.compile(r"invoked oom-killer:")
 OOM_END_RE = re.compile(r"(Out of memory|Memory cgroup out of memory): Killed process|"
                         r"oom_reaper: reaped process")
