@@ -31,6 +31,8 @@
  *               argument from 5.19 on, RZ_RW_PAGE_ENUM_OP)
  *   6.3-6.10    QUEUE_FLAG_SYNCHRONOUS (RZ_HAVE_QUEUE_FLAG_SYNC)
  *   6.11        BLK_FEAT_SYNCHRONOUS in the queue limits
+ * set_capacity_and_notify() is in 5.11 and in late 5.10.y only; Kbuild looks
+ * for it (RZ_HAVE_SET_CAPACITY_AND_NOTIFY).
  */
 #ifndef _RAMZSWAP_COMPAT_H_
 #define _RAMZSWAP_COMPAT_H_
@@ -235,6 +237,17 @@ static inline int rz_add_disk(struct gendisk *disk,
 #else
 	device_add_disk(NULL, disk, groups);
 	return 0;
+#endif
+}
+
+/* Set the disk's size and tell user space (a uevent) that it changed. */
+static inline void rz_set_capacity(struct gendisk *disk, sector_t sectors)
+{
+#ifdef RZ_HAVE_SET_CAPACITY_AND_NOTIFY
+	set_capacity_and_notify(disk, sectors);
+#else
+	/* 5.10 before the backport: the block device's size follows too */
+	set_capacity_revalidate_and_notify(disk, sectors, true);
 #endif
 }
 

@@ -747,7 +747,7 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	dev->disksize = disksize;
 	/* publish the above to the lockless readers of init_done */
 	smp_store_release(&dev->init_done, true);
-	set_capacity_and_notify(dev->disk, disksize >> SECTOR_SHIFT);
+	rz_set_capacity(dev->disk, disksize >> SECTOR_SHIFT);
 
 	if (disksize > 2 * ram)
 		pr_warn("%s: disksize %llu is more than twice RAM\n",
@@ -768,7 +768,7 @@ int rz_dev_reset(struct rz_dev *dev)
 	if (dev->init_done) {
 		/* stops new compaction work being queued by the frees below */
 		smp_store_release(&dev->init_done, false);
-		set_capacity_and_notify(dev->disk, 0);
+		rz_set_capacity(dev->disk, 0);
 		for (i = 0; i < dev->nr_slots; i++) {
 			rz_free_slot(dev, i);
 			if (!(i % 1024))

@@ -127,8 +127,15 @@ def test_modpost_noise_without_symvers_is_not_a_warning():
 
 
 def test_kernel_selection():
-    assert ck.select(["6.1"]) == ["6.1/x86_64", "6.1/aarch64", "6.1/arm"]
-    assert ck.select(["6.12", "6.1/arm", "6.12/x86_64"]) == ["6.12/x86_64", "6.1/arm"]
+    assert ck.select(["6.1"]) == ["6.1/x86_64", "6.1-oldest/x86_64", "6.1/aarch64",
+                                  "6.1-oldest/aarch64", "6.1/arm", "6.1-oldest/arm"]
+    assert ck.select(["6.12", "6.1/arm", "6.12/x86_64"]) == ["6.12/x86_64",
+                                                             "6.12-oldest/x86_64", "6.1/arm"]
+    assert ck.select(["5.10-oldest/x86_64"]) == ["5.10-oldest/x86_64"]
+    # every series of Debian headers is built at its oldest and its newest ABI
+    for row, spec in ck.HEADERS.items():
+        if not spec.oldest:
+            assert ck.HEADERS[row.replace("/", "-oldest/", 1)].oldest, row
     assert ck.select(None) == ck.MATRIX
     proc = check_kernels("--kernel", "4.19")
     assert proc.returncode == 2

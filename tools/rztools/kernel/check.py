@@ -4,11 +4,12 @@
                                     [--json FILE] [--module DIR] [--out DIR]
 
 Builds module/ with W=1 against each kernel of MATRIX (Debian headers for 5.10,
-6.1 and 6.12; the newest linux-source-* in the archive, prepared once and
-cached; arm64 and 32-bit ARM cross builds against bookworm's 6.1) and fails on
-any warning.  Then runs the newest source's checkpatch.pl --strict on every
-module/*.c and *.h.  Prints a table; exits 0 only when everything passed.
-NAME is a kernel (6.1: all its arches), kernel/arch (6.1/aarch64) or "newest".
+6.1 and 6.12, each at the oldest and the newest ABI the archive has; the newest
+linux-source-* in the archive, prepared once and cached; arm64 and 32-bit ARM
+cross builds against bookworm's 6.1) and fails on any warning.  Then runs the
+newest source's checkpatch.pl --strict on every module/*.c and *.h.  Prints a
+table; exits 0 only when everything passed.
+NAME is a kernel (6.1: all its arches and ABIs), a row (6.1-oldest/aarch64) or "newest".
 """
 
 from __future__ import annotations
@@ -37,14 +38,24 @@ OUT = REPO / "out" / "check-kernels"
 NEWEST = "newest"
 
 _X86, _ARM64, _ARM = ARCHES["x86_64"], ARCHES["aarch64"], ARCHES["arm"]
+# Debian's 5.10 headers name gcc-10, which bookworm does not have
+_BULLSEYE_510 = (("bullseye",), r"5\.10\.0-\d+", ("CC=gcc",))
 _BOOKWORM_61 = (("bookworm",), r"6\.1\.0-\d+")
+_BOOKWORM_612 = (("bookworm", "bookworm-backports"), r"6\.12\.\d+\+deb12")
+# A suite and its updates list several ABIs of a series, and boards run
+# kernels of every sublevel: each series is built against the oldest ABI
+# the archive has (row "<series>-oldest") as well as the newest.
 HEADERS: dict[str, HeaderSpec] = {
-    # Debian's 5.10 headers name gcc-10, which bookworm does not have
-    "5.10/x86_64": HeaderSpec("5.10", _X86, ("bullseye",), r"5\.10\.0-\d+", ("CC=gcc",)),
+    "5.10/x86_64": HeaderSpec("5.10", _X86, *_BULLSEYE_510),
+    "5.10-oldest/x86_64": HeaderSpec("5.10", _X86, *_BULLSEYE_510, oldest=True),
     "6.1/x86_64": HeaderSpec("6.1", _X86, *_BOOKWORM_61),
+    "6.1-oldest/x86_64": HeaderSpec("6.1", _X86, *_BOOKWORM_61, oldest=True),
     "6.1/aarch64": HeaderSpec("6.1", _ARM64, *_BOOKWORM_61),
+    "6.1-oldest/aarch64": HeaderSpec("6.1", _ARM64, *_BOOKWORM_61, oldest=True),
     "6.1/arm": HeaderSpec("6.1", _ARM, *_BOOKWORM_61),
-    "6.12/x86_64": HeaderSpec("6.12", _X86, ("bookworm-backports",), r"6\.12\.\d+\+deb12"),
+    "6.1-oldest/arm": HeaderSpec("6.1", _ARM, *_BOOKWORM_61, oldest=True),
+    "6.12/x86_64": HeaderSpec("6.12", _X86, *_BOOKWORM_612),
+    "6.12-oldest/x86_64": HeaderSpec("6.12", _X86, *_BOOKWORM_612, oldest=True),
 }
 # every row of the matrix, as kernel/arch
 MATRIX: list[str] = [*HEADERS, f"{NEWEST}/{_X86.name}"]
@@ -88,7 +99,7 @@ def select(names: list[str] | None) -> list[str]:
         return list(MATRIX)
     rows: list[str] = []
     for name in names:
-        hits = [r for r in MATRIX if name in (r, r.split("/")[0])]
+        hits = [r for r in MATRIX if name in (r, r.split("/")[0], r.split("/")[0].split("-")[0])]
         if not hits:
             kernels = sorted({r.split("/")[0] for r in MATRIX})
             raise CheckError(f"unknown kernel {name!r}; choose from {', '.join(kernels)} "

@@ -43,6 +43,7 @@ class HeaderSpec:
     suites: tuple[str, ...]
     abi_re: str                  # full match of the ABI part of the package name
     make_vars: tuple[str, ...] = ()
+    oldest: bool = False         # the oldest ABI the suites list instead of the newest
 
 
 @dataclass
@@ -78,7 +79,7 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def headers(spec: HeaderSpec) -> KernelTree:
-    """The newest headers of the series for the spec's arch, unpacked (cached)."""
+    """The newest (or oldest) headers of the series for the spec's arch, unpacked (cached)."""
     cache = cache_dir()
     arch = spec.arch
     tree = debian.AptTree(cache, arch.debian, spec.suites)
@@ -88,7 +89,8 @@ def headers(spec: HeaderSpec) -> KernelTree:
         names = tree.package_names(rx)
     if not names:
         raise BuildError(f"no {spec.series} headers for {arch.debian} in {', '.join(spec.suites)}")
-    abi = max((re.fullmatch(rx, n).group(1) for n in names), key=abi_key)
+    pick = min if spec.oldest else max
+    abi = pick((re.fullmatch(rx, n).group(1) for n in names), key=abi_key)
     release = f"{abi}-{arch.flavour}"
     pkgs = [f"linux-headers-{release}", f"linux-headers-{abi}-common"]
     kbuild = kbuild_package(abi)
