@@ -251,11 +251,15 @@ static inline void rz_set_capacity(struct gendisk *disk, sector_t sectors)
 #endif
 }
 
-/* Free a disk from rz_alloc_disk(); @added: rz_add_disk() succeeded. */
-static inline void rz_free_disk(struct gendisk *disk, bool added)
+/* Take a disk from rz_add_disk() away: no I/O, no sysfs access after this. */
+static inline void rz_del_disk(struct gendisk *disk)
 {
-	if (added)
-		del_gendisk(disk);
+	del_gendisk(disk);
+}
+
+/* Free a disk from rz_alloc_disk(), after rz_del_disk() if it was added. */
+static inline void rz_put_disk(struct gendisk *disk)
+{
 #if RZ_KVER >= 600
 	put_disk(disk);
 #elif RZ_KVER >= 514

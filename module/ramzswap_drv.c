@@ -768,7 +768,11 @@ int rz_dev_reset(struct rz_dev *dev)
 	if (dev->init_done) {
 		/* stops new compaction work being queued by the frees below */
 		smp_store_release(&dev->init_done, false);
-		rz_set_capacity(dev->disk, 0);
+		/* a deleted disk sends no more uevents */
+		if (dev->gone)
+			set_capacity(dev->disk, 0);
+		else
+			rz_set_capacity(dev->disk, 0);
 		for (i = 0; i < dev->nr_slots; i++) {
 			rz_free_slot(dev, i);
 			if (!(i % 1024))
@@ -856,7 +860,7 @@ static int rz_dev_create(struct rz_dev *dev, int id)
 
 	err = rz_add_disk(disk, rz_attr_groups);
 	if (err) {
-		rz_free_disk(disk, false);
+		rz_put_disk(disk);
 		dev->disk = NULL;
 	}
 	return err;
@@ -866,10 +870,21 @@ static void rz_dev_destroy(struct rz_dev *dev)
 {
 	if (!dev->disk)
 		return;
+	/*
+	 * Until del_gendisk() has removed its sysfs files, a disksize or
+	 * backing_swap write may set the device up again, so it is reset
+	 * after that too: nothing stays allocated or claimed.  The first reset
+	 * drops the capacity while the disk can still say so.
+	 */
 	mutex_lock(&dev->lock);
 	rz_dev_reset(dev);
 	mutex_unlock(&dev->lock);
-	rz_free_disk(dev->disk, true);
+	rz_del_disk(dev->disk);
+	mutex_lock(&dev->lock);
+	dev->gone = true;
+	rz_dev_reset(dev);
+	mutex_unlock(&dev->lock);
+	rz_put_disk(dev->disk);
 	dev->disk = NULL;
 }
 

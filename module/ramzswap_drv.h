@@ -123,6 +123,7 @@ struct rz_dev {
 	struct mutex lock;
 	unsigned int openers;
 	bool init_done;			/* read locklessly with acquire */
+	bool gone;			/* its disk was deleted (unload) */
 	u64 disksize;			/* bytes, multiple of PAGE_SIZE */
 	u64 memlimit;			/* bytes, 0 = none */
 	unsigned long nr_slots;

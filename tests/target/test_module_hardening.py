@@ -1,0 +1,56 @@
+"""ramzswap.ko on the target, every arch: what a device with a flash backing partition meets
+in the field and a plain swap test does not.
+
+- unloading the module while sysfs writes keep setting the device up leaves nothing
+  allocated and the backing device free.
+
+One guest for most of the file (256M, 2 vCPUs, a fresh 1G virtio disk as backing device,
+booted with ramzswap=off so the tests set the module up themselves).
+"""
+
+from __future__ import annotations
+
+from rzmod import backing_disk, fresh, guest_fixtures, unload
+
+file_guest, guest = guest_fixtures(mem="256M", backing="1G", append="ramzswap=off")
+
+# In the guest: load and unload the module `rounds` times while a shell loop keeps writing
+# backing_swap and disksize; after each unload the backing disk must open exclusively (no
+# holder left).  Prints the round that found it held, or "free <rounds>".
+UNLOAD_RACE = r"""
+import os, subprocess, sys, time
+disk, rounds = sys.argv[1], int(sys.argv[2])
+d = "/sys/block/ramzswap0"
+loop = subprocess.Popen(["sh", "-c", f"while :; do echo {disk} > {d}/backing_swap;"
+                         f" echo 16M > {d}/disksize; done 2>/dev/null"])
+try:
+    for i in range(rounds):
+        subprocess.run(["modprobe", "ramzswap"], check=True)
+        time.sleep(0.05 * (i % 4))
+        subprocess.run(["rmmod", "ramzswap"], check=True)
+        try:
+            os.close(os.open(disk, os.O_RDWR | os.O_EXCL))
+        except OSError as e:
+            print("held", i, e.strerror)
+            break
+    else:
+        print("free", rounds)
+finally:
+    loop.kill()
+    loop.wait()
+"""
+
+
+def test_unload_while_sysfs_writes_set_the_device_up(guest):
+    t = guest
+    vdb = backing_disk(t)
+    unload(t)
+    t.write_file("/tmp/unload_race.py", UNLOAD_RACE)
+    out = t.check(f"python3 /tmp/unload_race.py {vdb} 60", timeout=900)
+    assert out.splitlines()[-1] == "free 60", out
+    # and the disk is still usable as a backing device of a new module instance
+    rz = fresh(t)
+    rz.setup("16M", backing=vdb)
+    assert rz.get("backing_swap") == vdb
+    rz.reset()
+    unload(t)
