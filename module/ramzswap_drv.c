@@ -728,12 +728,13 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	nr = disksize >> PAGE_SHIFT;
 	table = vzalloc(array_size(nr, sizeof(*table)));
 	pool = xv_create_pool();
+	/* a bit per slot: megabytes for a large disk, so not contiguous */
 	if (dev->bdev)
-		bad = bitmap_zalloc(nr, GFP_KERNEL);
+		bad = kvcalloc(BITS_TO_LONGS(nr), sizeof(*bad), GFP_KERNEL);
 	if (!table || !pool || (dev->bdev && !bad)) {
 		vfree(table);
 		xv_destroy_pool(pool);
-		bitmap_free(bad);
+		kvfree(bad);
 		return -ENOMEM;
 	}
 	xv_set_limit_pages(pool, dev->memlimit >> PAGE_SHIFT);
@@ -781,7 +782,7 @@ int rz_dev_reset(struct rz_dev *dev)
 		cancel_work_sync(&dev->compact_work);
 		xv_destroy_pool(dev->pool);
 		vfree(dev->table);
-		bitmap_free(dev->bdev_bad);
+		kvfree(dev->bdev_bad);
 		dev->pool = NULL;
 		dev->table = NULL;
 		dev->bdev_bad = NULL;

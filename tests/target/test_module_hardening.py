@@ -2,7 +2,8 @@
 in the field and a plain swap test does not.
 
 - unloading the module while sysfs writes keep setting the device up leaves nothing
-  allocated and the backing device free.
+  allocated and the backing device free;
+- a disksize whose failed-slot bitmap is larger than any contiguous allocation initialises.
 
 One guest for most of the file (256M, 2 vCPUs, a fresh 1G virtio disk as backing device,
 booted with ramzswap=off so the tests set the module up themselves).
@@ -10,7 +11,7 @@ booted with ramzswap=off so the tests set the module up themselves).
 
 from __future__ import annotations
 
-from rzmod import backing_disk, fresh, guest_fixtures, unload
+from rzmod import PAGE, Rz, backing_disk, digests, fresh, guest_fixtures, load, meminfo, unload
 
 file_guest, guest = guest_fixtures(mem="256M", backing="1G", append="ramzswap=off")
 
@@ -54,3 +55,28 @@ def test_unload_while_sysfs_writes_set_the_device_up(guest):
     assert rz.get("backing_swap") == vdb
     rz.reset()
     unload(t)
+
+
+def test_a_disksize_with_a_bitmap_beyond_contiguous_memory_initialises(boot):
+    """With a backing device, a bitmap of one bit per slot records failed backing writes.
+    Above 128 GiB of disksize it is more than 4 MiB, the most one contiguous allocation of
+    the page allocator gives; the slot table (16 bytes a slot, at most a quarter of RAM)
+    lets such a disksize be set only in a guest of more than 2 GiB."""
+    t = boot(mem="2560M", backing="160G", append="ramzswap=off")
+    vdb = backing_disk(t)
+    disksize = 136 << 30  # a bitmap of 4.25 MiB
+    assert meminfo(t)["MemTotal"] // 4 // 16 * PAGE > disksize
+    unload(t)
+    load(t)
+    rz = Rz(t)
+    rz.set("memlimit", "64M")
+    rz.set("backing_swap", vdb)
+    rz.set("disksize", disksize)
+    assert rz.get("initstate") == "1"
+    assert rz.get("disksize") == str(disksize)
+    # the top of the device works: a page written there reads back
+    last = disksize // PAGE - 8
+    res = rz.io(["write", last, 8, "random", 4], ["read", last, 8])
+    assert res[0]["errors"] == {} and res[1]["digests"] == digests("random", 4, last, 8)
+    rz.reset()
+    t.check("rmmod ramzswap")
