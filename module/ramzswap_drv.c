@@ -262,6 +262,9 @@ static void rz_blk_copy(struct rz_blk *b, void *buf, bool to_bio)
 		else
 			memcpy(buf + done, p + bv.bv_offset, n);
 		rz_kunmap_local(p);
+		/* the CPU wrote the page: user mappings must see it */
+		if (to_bio)
+			flush_dcache_page(bv.bv_page);
 		bio_advance_iter(b->bio, &it, n);
 		done += n;
 	}
@@ -500,6 +503,13 @@ static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
 	if (map)
 		rz_kunmap_local(map);
 	rz_stream_put();
+	/*
+	 * Written through a kernel mapping: on CPUs whose data cache can alias
+	 * or that keep instruction caches apart, user mappings of the page see
+	 * the data only after this (rz_blk_copy() does it for partial pages).
+	 */
+	if (map && state != RZ_BDEV && !err)
+		flush_dcache_page(b->bv.bv_page);
 
 	if (state == RZ_BDEV) {
 		if (!b->bio)
@@ -635,8 +645,6 @@ int rz_rw_page(struct block_device *bdev, sector_t sector, struct page *page,
 		err = rz_write_page(dev, &b, index);
 	} else {
 		err = rz_read_page(dev, &b, index);
-		if (!err)
-			flush_dcache_page(page);
 	}
 	if (err)
 		return err;
