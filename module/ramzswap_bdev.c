@@ -41,12 +41,12 @@ void rz_bdev_module_exit(void)
 /*
  * Open @path exclusively as the backing device of @dev (replacing any
  * earlier one); -EBUSY once @dev is initialised.  Takes dev->lock itself,
- * which must not be held: opening a ramzswap device (refused below, but
- * only once it is open) calls its ->open(), which takes that device's
- * lock, and @path may name @dev itself.
+ * which must not be held: a block device is opened and closed under its
+ * own open mutex, which never nests inside dev->lock (see struct rz_dev).
  */
 int rz_backing_open(struct rz_dev *dev, const char *path)
 {
+	struct rz_backing_old old = { 0 };
 	struct rz_bdev_ref ref;
 	struct block_device *bdev;
 	char *copy;
@@ -77,11 +77,12 @@ int rz_backing_open(struct rz_dev *dev, const char *path)
 		err = -EBUSY;
 		goto refuse;
 	}
-	rz_backing_close(dev);
+	rz_backing_take(dev, &old);
 	dev->bdev = bdev;
 	dev->bdev_ref = ref;
 	dev->backing_path = copy;
 	mutex_unlock(&dev->lock);
+	rz_backing_put(dev, &old);
 	return 0;
 
 refuse:
@@ -90,14 +91,24 @@ refuse:
 	return err;
 }
 
-void rz_backing_close(struct rz_dev *dev)
+/* Detach the backing device of @dev into @old; dev->lock held. */
+void rz_backing_take(struct rz_dev *dev, struct rz_backing_old *old)
 {
-	if (!dev->bdev)
-		return;
-	rz_bdev_close(&dev->bdev_ref, dev);
+	old->bdev = dev->bdev;
+	old->ref = dev->bdev_ref;
+	old->path = dev->backing_path;
 	dev->bdev = NULL;
-	kfree(dev->backing_path);
 	dev->backing_path = NULL;
+}
+
+/* Close what rz_backing_take() detached; dev->lock not held. */
+void rz_backing_put(struct rz_dev *dev, struct rz_backing_old *old)
+{
+	if (old->bdev)
+		rz_bdev_close(&old->ref, dev);
+	kfree(old->path);
+	old->bdev = NULL;
+	old->path = NULL;
 }
 
 /* Takes one page of the backing write budget; true if allowed. */

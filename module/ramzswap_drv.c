@@ -669,23 +669,48 @@ static void rz_slot_free_notify(struct block_device *bdev,
 }
 #endif
 
+/* Called under the disk's open mutex: no dev->lock here (struct rz_dev). */
 int rz_disk_open(struct gendisk *disk)
 {
 	struct rz_dev *dev = disk->private_data;
+	int err = 0;
 
-	mutex_lock(&dev->lock);
-	dev->openers++;
-	mutex_unlock(&dev->lock);
-	return 0;
+	spin_lock(&dev->open_lock);
+	if (dev->claimed)
+		err = -EBUSY;
+	else
+		dev->openers++;
+	spin_unlock(&dev->open_lock);
+	return err;
 }
 
 void rz_disk_release(struct gendisk *disk)
 {
 	struct rz_dev *dev = disk->private_data;
 
-	mutex_lock(&dev->lock);
+	spin_lock(&dev->open_lock);
 	dev->openers--;
-	mutex_unlock(&dev->lock);
+	spin_unlock(&dev->open_lock);
+}
+
+/* Keep @dev from being opened, unless it is open; false if it is. */
+static bool rz_claim(struct rz_dev *dev)
+{
+	bool ok;
+
+	spin_lock(&dev->open_lock);
+	ok = !dev->openers;
+	if (ok)
+		dev->claimed = true;
+	spin_unlock(&dev->open_lock);
+	return ok;
+}
+
+static void rz_unclaim(struct rz_dev *dev)
+{
+	spin_lock(&dev->open_lock);
+	dev->claimed = false;
+	spin_unlock(&dev->open_lock);
 }
 
 const struct block_device_operations rz_fops = {
@@ -767,12 +792,15 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	return 0;
 }
 
-/* Free everything and forget the settings.  Called with dev->lock held. */
-int rz_dev_reset(struct rz_dev *dev)
+/*
+ * Free everything and forget the settings.  Called with dev->lock held; the
+ * backing device goes to @old, for rz_backing_put() once it is dropped.
+ */
+int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old)
 {
 	unsigned long i;
 
-	if (dev->openers)
+	if (!rz_claim(dev))
 		return -EBUSY;
 	if (dev->init_done) {
 		/* stops new compaction work being queued by the frees below */
@@ -796,12 +824,13 @@ int rz_dev_reset(struct rz_dev *dev)
 		dev->bdev_bad = NULL;
 		dev->nr_slots = 0;
 	}
-	rz_backing_close(dev);
+	rz_backing_take(dev, old);
 	dev->disksize = 0;
 	dev->memlimit = 0;
 	dev->bwl = 0;
 	atomic_long_set(&dev->bwl_left, 0);
 	memset(&dev->stats, 0, sizeof(dev->stats));
+	rz_unclaim(dev);
 	return 0;
 }
 
@@ -809,6 +838,7 @@ int rz_dev_reset(struct rz_dev *dev)
 static int rz_init_from_params(struct rz_dev *dev)
 {
 	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
+	struct rz_backing_old old = { 0 };
 	u64 disksize, memlimit;
 	int err;
 
@@ -840,9 +870,10 @@ static int rz_init_from_params(struct rz_dev *dev)
 	if (err) {
 		pr_err("cannot initialise %s: disksize %llu memlimit %llu: %d\n",
 		       dev->disk->disk_name, disksize, memlimit, err);
-		rz_dev_reset(dev);
+		rz_dev_reset(dev, &old);
 	}
 	mutex_unlock(&dev->lock);
+	rz_backing_put(dev, &old);
 	return err;
 }
 
@@ -852,6 +883,7 @@ static int rz_dev_create(struct rz_dev *dev, int id)
 	int err;
 
 	mutex_init(&dev->lock);
+	spin_lock_init(&dev->open_lock);
 	INIT_WORK(&dev->compact_work, rz_compact_work);
 	dev->id = id;
 
@@ -877,6 +909,8 @@ static int rz_dev_create(struct rz_dev *dev, int id)
 
 static void rz_dev_destroy(struct rz_dev *dev)
 {
+	struct rz_backing_old old = { 0 };
+
 	if (!dev->disk)
 		return;
 	/*
@@ -886,13 +920,15 @@ static void rz_dev_destroy(struct rz_dev *dev)
 	 * drops the capacity while the disk can still say so.
 	 */
 	mutex_lock(&dev->lock);
-	rz_dev_reset(dev);
+	rz_dev_reset(dev, &old);
 	mutex_unlock(&dev->lock);
+	rz_backing_put(dev, &old);
 	rz_del_disk(dev->disk);
 	mutex_lock(&dev->lock);
 	dev->gone = true;
-	rz_dev_reset(dev);
+	rz_dev_reset(dev, &old);
 	mutex_unlock(&dev->lock);
+	rz_backing_put(dev, &old);
 	rz_put_disk(dev->disk);
 	dev->disk = NULL;
 }

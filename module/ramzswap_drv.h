@@ -11,6 +11,7 @@
 #include <linux/blkdev.h>
 #include <linux/local_lock.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/workqueue.h>
 
 #include "compat.h"
@@ -119,9 +120,17 @@ struct rz_stats {
 struct rz_dev {
 	struct gendisk *disk;
 	int id;
-	/* serialises settings, init, reset, open and release */
+	/*
+	 * lock serialises settings, init and reset.  ->open() and ->release()
+	 * run under the disk's open mutex and must not take it: reset closes
+	 * the backing device, which takes that device's open mutex.  They count
+	 * openers under open_lock instead, a leaf lock, and refuse to open
+	 * while reset has claimed the device.
+	 */
 	struct mutex lock;
+	spinlock_t open_lock;		/* openers and claimed */
 	unsigned int openers;
+	bool claimed;			/* by reset: no opens */
 	bool init_done;			/* read locklessly with acquire */
 	bool gone;			/* its disk was deleted (unload) */
 	u64 disksize;			/* bytes, multiple of PAGE_SIZE */
@@ -130,7 +139,7 @@ struct rz_dev {
 	struct rz_slot *table;
 	struct xv_pool *pool;
 
-	/* backing device */
+	/* backing device; closed only with dev->lock dropped (see above) */
 	struct block_device *bdev;
 	struct rz_bdev_ref bdev_ref;
 	char *backing_path;
@@ -162,14 +171,22 @@ int rz_decompress(const void *src, unsigned int len, void *dst);
 extern const struct block_device_operations rz_fops;
 extern struct workqueue_struct *rz_wq;
 int rz_dev_init(struct rz_dev *dev, u64 disksize);
-int rz_dev_reset(struct rz_dev *dev);
+/* A backing device taken out of its rz_dev, to be closed outside dev->lock. */
+struct rz_backing_old {
+	struct block_device *bdev;
+	struct rz_bdev_ref ref;
+	char *path;
+};
+
+int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old);
 u64 rz_max_disksize(void);
 
 /* ramzswap_bdev.c: the backing device */
 int rz_bdev_module_init(void);
 void rz_bdev_module_exit(void);
 int rz_backing_open(struct rz_dev *dev, const char *path);
-void rz_backing_close(struct rz_dev *dev);
+void rz_backing_take(struct rz_dev *dev, struct rz_backing_old *old);
+void rz_backing_put(struct rz_dev *dev, struct rz_backing_old *old);
 bool rz_backing_may_write(struct rz_dev *dev);
 void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
 		       const struct bvec_iter *iter, unsigned long index,

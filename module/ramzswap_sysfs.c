@@ -177,11 +177,14 @@ static ssize_t backing_swap_store(struct device *d,
 		/* takes dev->lock itself, after opening the device */
 		err = rz_backing_open(dev, path);
 	} else {
+		struct rz_backing_old old = { 0 };
+
 		mutex_lock(&dev->lock);
 		err = dev->init_done ? -EBUSY : 0;
 		if (!err)
-			rz_backing_close(dev);
+			rz_backing_take(dev, &old);
 		mutex_unlock(&dev->lock);
+		rz_backing_put(dev, &old);
 	}
 	kfree(path);
 	return err ? err : len;
@@ -227,6 +230,7 @@ static DEVICE_ATTR_RW(backing_write_limit);
 static ssize_t reset_store(struct device *d, struct device_attribute *attr,
 			   const char *buf, size_t len)
 {
+	struct rz_backing_old old = { 0 };
 	struct rz_dev *dev = rz_dev_of(d);
 	char arg[4];
 	int err;
@@ -235,8 +239,9 @@ static ssize_t reset_store(struct device *d, struct device_attribute *attr,
 	if (err || strcmp(arg, "1"))
 		return -EINVAL;
 	mutex_lock(&dev->lock);
-	err = rz_dev_reset(dev);
+	err = rz_dev_reset(dev, &old);
 	mutex_unlock(&dev->lock);
+	rz_backing_put(dev, &old);
 	return err ? err : len;
 }
 static DEVICE_ATTR_WO(reset);
