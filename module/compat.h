@@ -33,6 +33,10 @@
  *   6.11        BLK_FEAT_SYNCHRONOUS in the queue limits
  * set_capacity_and_notify() is in 5.11 and in late 5.10.y only; Kbuild looks
  * for it (RZ_HAVE_SET_CAPACITY_AND_NOTIFY).
+ * I/O accounting: bio_start_io_acct() throughout; for ->rw_page(), which has
+ * no bio, bdev_start_io_acct() from 5.19 (RZ_HAVE_BDEV_IO_ACCT), else
+ * disk_start_io_acct().  Bio-based queues account only with QUEUE_FLAG_IO_STAT
+ * (BLK_FEAT_IO_STAT from 6.11) set.
  */
 #ifndef _RAMZSWAP_COMPAT_H_
 #define _RAMZSWAP_COMPAT_H_
@@ -132,6 +136,31 @@ static inline int rz_fops_rw_page(struct block_device *bdev, sector_t sector,
 {
 	return rz_rw_page(bdev, sector, page, op_is_write(op));
 }
+
+/* Account one page of ->rw_page() I/O; the value is for rz_page_io_end(). */
+static inline unsigned long rz_page_io_start(struct block_device *bdev,
+					     bool write)
+{
+	unsigned int op = write ? REQ_OP_WRITE : REQ_OP_READ;
+
+#ifdef RZ_HAVE_BDEV_IO_ACCT
+	return bdev_start_io_acct(bdev, PAGE_SIZE >> SECTOR_SHIFT, op, jiffies);
+#else
+	return disk_start_io_acct(bdev->bd_disk, PAGE_SIZE >> SECTOR_SHIFT, op);
+#endif
+}
+
+static inline void rz_page_io_end(struct block_device *bdev, bool write,
+				  unsigned long start)
+{
+	unsigned int op = write ? REQ_OP_WRITE : REQ_OP_READ;
+
+#ifdef RZ_HAVE_BDEV_IO_ACCT
+	bdev_end_io_acct(bdev, op, start);
+#else
+	disk_end_io_acct(bdev->bd_disk, op, start);
+#endif
+}
 #endif
 
 #if RZ_KVER >= 605
@@ -163,7 +192,8 @@ static inline void rz_fops_release(struct gendisk *disk, fmode_t mode)
 
 /*
  * A bio-based disk with @bsize logical and physical blocks, non-rotational,
- * taking discards of any size.  Returns an ERR_PTR on failure.
+ * taking discards and write-zeroes of any size, its I/O accounted in
+ * /proc/diskstats.  Returns an ERR_PTR on failure.
  */
 static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 {
@@ -175,9 +205,10 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 		.io_min			= bsize,
 		.io_opt			= bsize,
 		.max_hw_discard_sectors	= UINT_MAX,
+		.max_write_zeroes_sectors = UINT_MAX,
 		.discard_granularity	= bsize,
 #if RZ_KVER >= 611
-		.features		= BLK_FEAT_SYNCHRONOUS,
+		.features		= BLK_FEAT_SYNCHRONOUS | BLK_FEAT_IO_STAT,
 #endif
 	};
 
@@ -187,6 +218,7 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 #if RZ_KVER < 611
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, disk->queue);
+	blk_queue_flag_set(QUEUE_FLAG_IO_STAT, disk->queue);
 #ifdef RZ_HAVE_QUEUE_FLAG_SYNC
 	blk_queue_flag_set(QUEUE_FLAG_SYNCHRONOUS, disk->queue);
 #endif
@@ -216,11 +248,13 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 	blk_queue_io_opt(q, bsize);
 	q->limits.discard_granularity = bsize;
 	blk_queue_max_discard_sectors(q, UINT_MAX);
+	blk_queue_max_write_zeroes_sectors(q, UINT_MAX);
 #if RZ_KVER < 519
 	blk_queue_flag_set(QUEUE_FLAG_DISCARD, q);
 #endif
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, q);
+	blk_queue_flag_set(QUEUE_FLAG_IO_STAT, q);
 #ifdef RZ_HAVE_QUEUE_FLAG_SYNC
 	blk_queue_flag_set(QUEUE_FLAG_SYNCHRONOUS, q);
 #endif

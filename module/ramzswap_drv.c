@@ -584,6 +584,7 @@ static void rz_rw(struct rz_dev *dev, struct bio *bio, bool write)
 void rz_submit_bio(struct bio *bio)
 {
 	struct rz_dev *dev = rz_bio_disk(bio)->private_data;
+	unsigned long start;
 
 	switch (bio_op(bio)) {
 	case REQ_OP_FLUSH:
@@ -597,11 +598,14 @@ void rz_submit_bio(struct bio *bio)
 			bio->bi_status = BLK_STS_IOERR;
 			break;
 		}
+		/* pages forwarded to the backing device are its to account */
+		start = bio_start_io_acct(bio);
 		if (op_is_discard(bio_op(bio)) ||
 		    bio_op(bio) == REQ_OP_WRITE_ZEROES)
 			rz_discard(dev, bio);	/* empty slots read as zeros */
 		else
 			rz_rw(dev, bio, op_is_write(bio_op(bio)));
+		bio_end_io_acct(bio, start);
 		break;
 	default:
 		bio->bi_status = BLK_STS_NOTSUPP;
@@ -630,6 +634,7 @@ int rz_rw_page(struct block_device *bdev, sector_t sector, struct page *page,
 		.bv = { .bv_page = page, .bv_len = PAGE_SIZE },
 		.whole = true,
 	};
+	unsigned long start;
 	int err;
 
 	if (PageTransHuge(page))
@@ -638,14 +643,15 @@ int rz_rw_page(struct block_device *bdev, sector_t sector, struct page *page,
 	if (!smp_load_acquire(&dev->init_done) ||
 	    sector & (RZ_SECTORS_PER_PAGE - 1) || index >= dev->nr_slots)
 		return -EINVAL;
-	if (write) {
-		/* its page may have to go to the backing device: a bio's job */
-		if (dev->bdev)
-			return -EOPNOTSUPP;
+	/* its page may have to go to the backing device: a bio's job */
+	if (write && dev->bdev)
+		return -EOPNOTSUPP;
+	start = rz_page_io_start(bdev, write);
+	if (write)
 		err = rz_write_page(dev, &b, index);
-	} else {
+	else
 		err = rz_read_page(dev, &b, index);
-	}
+	rz_page_io_end(bdev, write, start);
 	if (err)
 		return err;
 	atomic64_inc(write ? &dev->stats.num_writes : &dev->stats.num_reads);

@@ -256,6 +256,7 @@ static ssize_t initstate_show(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(initstate);
 
+/* Root only (0400): it tells how much of what was swapped compresses, how well. */
 static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 			  char *buf)
 {
@@ -295,7 +296,7 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 	mutex_unlock(&dev->lock);
 	return n;
 }
-static DEVICE_ATTR_RO(stats);
+static DEVICE_ATTR_ADMIN_RO(stats);
 
 static struct attribute *rz_attrs[] = {
 	&dev_attr_disksize.attr,

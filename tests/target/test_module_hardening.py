@@ -3,7 +3,9 @@ in the field and a plain swap test does not.
 
 - unloading the module while sysfs writes keep setting the device up leaves nothing
   allocated and the backing device free;
-- a disksize whose failed-slot bitmap is larger than any contiguous allocation initialises.
+- a disksize whose failed-slot bitmap is larger than any contiguous allocation initialises;
+- the queue, /proc/diskstats and sysfs say what the device does (write zeroes, I/O
+  accounting, stats readable by root only).
 
 One guest for most of the file (256M, 2 vCPUs, a fresh 1G virtio disk as backing device,
 booted with ramzswap=off so the tests set the module up themselves).
@@ -11,7 +13,18 @@ booted with ramzswap=off so the tests set the module up themselves).
 
 from __future__ import annotations
 
-from rzmod import PAGE, Rz, backing_disk, digests, fresh, guest_fixtures, load, meminfo, unload
+from rzmod import (
+    PAGE,
+    ZERO_DIGEST,
+    Rz,
+    backing_disk,
+    digests,
+    fresh,
+    guest_fixtures,
+    load,
+    meminfo,
+    unload,
+)
 
 file_guest, guest = guest_fixtures(mem="256M", backing="1G", append="ramzswap=off")
 
@@ -54,6 +67,57 @@ def test_unload_while_sysfs_writes_set_the_device_up(guest):
     rz.setup("16M", backing=vdb)
     assert rz.get("backing_swap") == vdb
     rz.reset()
+    unload(t)
+
+
+def test_queue_says_write_zeroes_and_zeroes_are_written(guest):
+    t = guest
+    rz = fresh(t)
+    rz.setup("16M")
+    q = f"{rz.sys}/queue"
+    assert int(t.check(f"cat {q}/write_zeroes_max_bytes")) >= PAGE
+    res = rz.io(["write", 0, 8, "text", 1], ["zeroout", 2, 4], ["read", 0, 8], ["state"])
+    assert res[0]["errors"] == {} and res[1]["error"] is None
+    want = digests("text", 1, 0, 8)
+    want[2:6] = [ZERO_DIGEST] * 4
+    assert res[2]["digests"] == want
+    # zeroed slots are emptied, not written with zero pages
+    assert res[3]["stats"]["pages_stored"] == 4
+    rz.reset()
+    unload(t)
+
+
+def diskstats(t, name: str) -> list[int]:
+    """The counters of /proc/diskstats for one disk (reads, merged, sectors, ms, writes...)."""
+    for line in t.check("cat /proc/diskstats").splitlines():
+        f = line.split()
+        if f[2] == name:
+            return [int(x) for x in f[3:]]
+    raise AssertionError(f"{name} not in /proc/diskstats")
+
+
+def test_io_is_accounted_in_diskstats(guest):
+    t = guest
+    rz = fresh(t)
+    rz.setup("16M")
+    before = diskstats(t, "ramzswap0")
+    res = rz.io(["write", 0, 16, "text", 2], ["read", 0, 16])
+    assert res[0]["errors"] == {} and res[1]["digests"] == digests("text", 2, 0, 16)
+    after = diskstats(t, "ramzswap0")
+    reads, read_sectors = after[0] - before[0], after[2] - before[2]
+    writes, write_sectors = after[4] - before[4], after[6] - before[6]
+    assert reads >= 1 and writes >= 1, (before, after)
+    assert read_sectors == write_sectors == 16 * PAGE // 512, (before, after)
+    assert after[8] == 0  # nothing in flight once the I/O is done
+    rz.reset()
+    unload(t)
+
+
+def test_stats_are_readable_by_root_only(guest):
+    t = guest
+    rz = fresh(t)
+    assert t.check(f"stat -c %a {rz.sys}/stats") == "400"
+    assert t.check(f"stat -c %a {rz.sys}/disksize") == "644"
     unload(t)
 
 
