@@ -166,3 +166,16 @@ def test_the_debug_kernel_takes_the_modules_needs_from_its_package():
         merged = debugkernel.wanted_options(ARCHES[arch])
         for option in ("MODULES", "MODULE_UNLOAD", "SWAP", "CRYPTO_LZ4"):
             assert merged[option] == "y", (arch, option)
+
+
+def test_a_failing_backing_disk_is_judged_by_what_rzscan_and_the_module_say():
+    from rztools.target.swapdevs import ScanResult
+    st = {"failed_reads": 1, "failed_writes": 334, "bdev_num_writes": 6836}
+    lost_one = ScanResult(3, {"mismatches": 0, "failed_workers": 1}, "")
+    assert checkdebug.backing_verdict(lost_one, st, 335) == (True, True)
+    # a count that does not add up, a worker lost without a failed read, wrong data
+    assert checkdebug.backing_verdict(lost_one, st, 336) == (True, False)
+    assert checkdebug.backing_verdict(lost_one, {**st, "failed_reads": 0}, 334)[0] is False
+    wrong = ScanResult(1, {"mismatches": 2, "failed_workers": 0}, "")
+    assert checkdebug.backing_verdict(wrong, st, 335)[0] is False
+    assert checkdebug.backing_verdict(ScanResult(137, None, ""), st, 335)[0] is False

@@ -177,15 +177,28 @@ def backing_faults(sh: Shell, disk: str, scale: float) -> dict:
         sh.run(f"echo 0 > /sys/block/{name}/make-it-fail")
     st = swapdevs.read_stats(sh, "ramzswap")
     swapdevs.teardown(sh, "ramzswap")
-    # rzscan never sees wrong data: a page whose read failed kills its reader (SIGBUS)
-    killed = res.report is None and res.status in (135, 137)
-    verified = res.mismatches == 0 and (res.verified or killed)
-    failures = st["failed_reads"] + st["failed_writes"]
-    return {"fail_make_request": count, "verified": verified,
-            "agree": count > 0 and 0 < failures <= count and st["bdev_num_writes"] > 0,
+    verified, agree = backing_verdict(res, st, count)
+    return {"fail_make_request": count, "verified": verified, "agree": agree,
             "stats": {k: st[k] for k in ("bdev_num_writes", "bdev_num_reads",
                                          "failed_writes", "failed_reads")},
             "scan": res.report, "status": res.status}
+
+
+def backing_verdict(res: swapdevs.ScanResult, st: dict[str, int],
+                    fired_count: int) -> tuple[bool, bool]:
+    """(verified, agree) for the failing backing disk.
+
+    Verified: rzscan never saw wrong data, and a worker it lost was killed (SIGBUS) for
+    a page whose read from the backing disk failed, never for anything else.  Agree:
+    every request that fail_make_request failed was counted once by the module, as a
+    failed write or a failed read: nothing else sends requests to that disk."""
+    report = res.report or {}
+    lost = int(report.get("failed_workers", 0))
+    verified = bool(res.report) and res.mismatches == 0 and (
+        res.status == 0 or 0 < lost <= st["failed_reads"])
+    failures = st["failed_reads"] + st["failed_writes"]
+    agree = fired_count > 0 and failures == fired_count and st["bdev_num_writes"] > 0
+    return verified, agree
 
 
 def leaks(sh: Shell) -> str:
