@@ -2,7 +2,11 @@
 /*
  * Kernel version differences for ramzswap, 5.10 to 7.x, in one place.
  * The rest of the module calls the rz_*() helpers below and never tests
- * the kernel version itself.
+ * the kernel version itself, but for the block_device_operations
+ * signatures: their adapters sit next to rz_fops in ramzswap_drv.c, so that
+ * the callbacks stay static.
+ * LINUX_VERSION_CODE clamps the sublevel at 255 (5.10.y is past 5.10.255),
+ * so comparing against KERNEL_VERSION(x, y, 0) is safe on every stable tree.
  *
  * Version boundaries, as found in the kernel sources:
  *   5.11  kmap_local_page() (kmap_atomic() before)
@@ -49,18 +53,15 @@
 #include <linux/highmem.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
+#include <linux/version.h>
 
-/* Kbuild passes the kernel's version as major * 100 + minor, e.g. 601. */
-#ifndef RZ_KVER
-#error "build ramzswap with its Kbuild file, which defines RZ_KVER"
-#endif
-#if RZ_KVER < 510
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 10, 0)
 #error "ramzswap needs Linux 5.10 or later"
 #endif
 
 /* ---- short-lived page mappings ---------------------------------------- */
 
-#if RZ_KVER >= 511
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 11, 0)
 #define rz_kmap_local(page)	kmap_local_page(page)
 #define rz_kunmap_local(addr)	kunmap_local(addr)
 #else
@@ -82,7 +83,7 @@
 
 static inline struct gendisk *rz_bio_disk(struct bio *bio)
 {
-#if RZ_KVER >= 512
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 12, 0)
 	return bio->bi_bdev->bd_disk;
 #else
 	return bio->bi_disk;
@@ -94,7 +95,7 @@ static inline struct bio *rz_bio_clone(struct bio *src,
 				       struct block_device *bdev,
 				       struct bio_set *bs)
 {
-#if RZ_KVER >= 518
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
 	return bio_alloc_clone(bdev, src, GFP_NOIO, bs);
 #else
 	struct bio *bio = bio_clone_fast(src, GFP_NOIO, bs);
@@ -105,38 +106,9 @@ static inline struct bio *rz_bio_clone(struct bio *src,
 #endif
 }
 
-/* ---- block_device_operations ------------------------------------------- */
-
-/* The module's implementations, wrapped below to each kernel's signature. */
-void rz_submit_bio(struct bio *bio);
-int rz_disk_open(struct gendisk *disk);
-void rz_disk_release(struct gendisk *disk);
-
-#if RZ_KVER >= 516
-#define rz_fops_submit_bio	rz_submit_bio
-#else
-static inline blk_qc_t rz_fops_submit_bio(struct bio *bio)
-{
-	rz_submit_bio(bio);
-	return BLK_QC_T_NONE;
-}
-#endif
+/* ---- I/O accounting ---------------------------------------------------- */
 
 #ifdef RZ_HAVE_RW_PAGE
-int rz_rw_page(struct block_device *bdev, sector_t sector, struct page *page,
-	       bool write);
-
-#ifdef RZ_RW_PAGE_ENUM_OP
-static inline int rz_fops_rw_page(struct block_device *bdev, sector_t sector,
-				  struct page *page, enum req_op op)
-#else
-static inline int rz_fops_rw_page(struct block_device *bdev, sector_t sector,
-				  struct page *page, unsigned int op)
-#endif
-{
-	return rz_rw_page(bdev, sector, page, op_is_write(op));
-}
-
 /* Account one page of ->rw_page() I/O; the value is for rz_page_io_end(). */
 static inline unsigned long rz_page_io_start(struct block_device *bdev,
 					     bool write)
@@ -163,25 +135,6 @@ static inline void rz_page_io_end(struct block_device *bdev, bool write,
 }
 #endif
 
-#if RZ_KVER >= 605
-static inline int rz_fops_open(struct gendisk *disk, blk_mode_t mode)
-{
-	return rz_disk_open(disk);
-}
-
-#define rz_fops_release		rz_disk_release
-#else
-static inline int rz_fops_open(struct block_device *bdev, fmode_t mode)
-{
-	return rz_disk_open(bdev->bd_disk);
-}
-
-static inline void rz_fops_release(struct gendisk *disk, fmode_t mode)
-{
-	rz_disk_release(disk);
-}
-#endif
-
 /* ---- gendisk lifetime --------------------------------------------------- */
 
 #ifdef GENHD_FL_NO_PART_SCAN
@@ -198,7 +151,7 @@ static inline void rz_fops_release(struct gendisk *disk, fmode_t mode)
 static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 {
 	struct gendisk *disk;
-#if RZ_KVER >= 609
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	struct queue_limits lim = {
 		.logical_block_size	= bsize,
 		.physical_block_size	= bsize,
@@ -207,7 +160,7 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 		.max_hw_discard_sectors	= UINT_MAX,
 		.max_write_zeroes_sectors = UINT_MAX,
 		.discard_granularity	= bsize,
-#if RZ_KVER >= 611
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
 		.features		= BLK_FEAT_SYNCHRONOUS | BLK_FEAT_IO_STAT,
 #endif
 	};
@@ -215,7 +168,7 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 	disk = blk_alloc_disk(&lim, NUMA_NO_NODE);
 	if (IS_ERR(disk))
 		return disk;
-#if RZ_KVER < 611
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, disk->queue);
 	blk_queue_flag_set(QUEUE_FLAG_IO_STAT, disk->queue);
@@ -226,7 +179,7 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 #else /* before 6.9 */
 	struct request_queue *q;
 
-#if RZ_KVER >= 514
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 14, 0)
 	disk = blk_alloc_disk(NUMA_NO_NODE);
 	if (!disk)
 		return ERR_PTR(-ENOMEM);
@@ -249,7 +202,7 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 	q->limits.discard_granularity = bsize;
 	blk_queue_max_discard_sectors(q, UINT_MAX);
 	blk_queue_max_write_zeroes_sectors(q, UINT_MAX);
-#if RZ_KVER < 519
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 19, 0)
 	blk_queue_flag_set(QUEUE_FLAG_DISCARD, q);
 #endif
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
@@ -266,7 +219,7 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 static inline int rz_add_disk(struct gendisk *disk,
 			      const struct attribute_group **groups)
 {
-#if RZ_KVER >= 515
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 15, 0)
 	return device_add_disk(NULL, disk, groups);
 #else
 	device_add_disk(NULL, disk, groups);
@@ -294,9 +247,9 @@ static inline void rz_del_disk(struct gendisk *disk)
 /* Free a disk from rz_alloc_disk(), after rz_del_disk() if it was added. */
 static inline void rz_put_disk(struct gendisk *disk)
 {
-#if RZ_KVER >= 600
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 0, 0)
 	put_disk(disk);
-#elif RZ_KVER >= 514
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(5, 14, 0)
 	blk_cleanup_disk(disk);
 #else
 	blk_cleanup_queue(disk->queue);
@@ -307,9 +260,9 @@ static inline void rz_put_disk(struct gendisk *disk)
 /* ---- the backing device ------------------------------------------------- */
 
 struct rz_bdev_ref {
-#if RZ_KVER >= 609
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	struct file *file;
-#elif RZ_KVER >= 607
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 	struct bdev_handle *handle;
 #else
 	struct block_device *bdev;
@@ -320,19 +273,19 @@ struct rz_bdev_ref {
 static inline struct block_device *rz_bdev_open(const char *path, void *holder,
 						struct rz_bdev_ref *ref)
 {
-#if RZ_KVER >= 609
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	ref->file = bdev_file_open_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
 					   holder, NULL);
 	if (IS_ERR(ref->file))
 		return ERR_CAST(ref->file);
 	return file_bdev(ref->file);
-#elif RZ_KVER >= 607
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 	ref->handle = bdev_open_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
 					holder, NULL);
 	if (IS_ERR(ref->handle))
 		return ERR_CAST(ref->handle);
 	return ref->handle->bdev;
-#elif RZ_KVER >= 605
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 	ref->bdev = blkdev_get_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
 				       holder, NULL);
 	return ref->bdev;
@@ -345,13 +298,13 @@ static inline struct block_device *rz_bdev_open(const char *path, void *holder,
 
 static inline void rz_bdev_close(struct rz_bdev_ref *ref, void *holder)
 {
-#if RZ_KVER >= 610
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
 	bdev_fput(ref->file);
-#elif RZ_KVER >= 609
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	fput(ref->file);
-#elif RZ_KVER >= 607
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 	bdev_release(ref->handle);
-#elif RZ_KVER >= 605
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 	blkdev_put(ref->bdev, holder);
 #else
 	blkdev_put(ref->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
@@ -360,7 +313,7 @@ static inline void rz_bdev_close(struct rz_bdev_ref *ref, void *holder)
 
 static inline sector_t rz_bdev_nr_sectors(struct block_device *bdev)
 {
-#if RZ_KVER >= 516
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 16, 0)
 	return bdev_nr_sectors(bdev);
 #else
 	return i_size_read(bdev->bd_inode) >> SECTOR_SHIFT;

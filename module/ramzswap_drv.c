@@ -581,7 +581,7 @@ static void rz_rw(struct rz_dev *dev, struct bio *bio, bool write)
 	}
 }
 
-void rz_submit_bio(struct bio *bio)
+static void rz_submit_bio(struct bio *bio)
 {
 	struct rz_dev *dev = rz_bio_disk(bio)->private_data;
 	unsigned long start;
@@ -625,8 +625,8 @@ void rz_submit_bio(struct bio *bio)
  * counted, and the kernel sends the same page again as a bio, which
  * rz_submit_bio() carries out and counts.
  */
-int rz_rw_page(struct block_device *bdev, sector_t sector, struct page *page,
-	       bool write)
+static int rz_rw_page(struct block_device *bdev, sector_t sector,
+		      struct page *page, bool write)
 {
 	struct rz_dev *dev = bdev->bd_disk->private_data;
 	unsigned long index = sector >> RZ_PAGE_SECTOR_SHIFT;
@@ -676,7 +676,7 @@ static void rz_slot_free_notify(struct block_device *bdev,
 #endif
 
 /* Called under the disk's open mutex: no dev->lock here (struct rz_dev). */
-int rz_disk_open(struct gendisk *disk)
+static int rz_disk_open(struct gendisk *disk)
 {
 	struct rz_dev *dev = disk->private_data;
 	int err = 0;
@@ -690,7 +690,7 @@ int rz_disk_open(struct gendisk *disk)
 	return err;
 }
 
-void rz_disk_release(struct gendisk *disk)
+static void rz_disk_release(struct gendisk *disk)
 {
 	struct rz_dev *dev = disk->private_data;
 
@@ -718,6 +718,54 @@ static void rz_unclaim(struct rz_dev *dev)
 	dev->claimed = false;
 	spin_unlock(&dev->open_lock);
 }
+
+/*
+ * The callbacks above, to each kernel's block_device_operations signature:
+ *   5.16  ->submit_bio() returns void (blk_qc_t before)
+ *   5.19  ->rw_page() takes an enum req_op (RZ_RW_PAGE_ENUM_OP)
+ *   6.5   ->open(disk, blk_mode_t), ->release(disk)
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 16, 0)
+#define rz_fops_submit_bio	rz_submit_bio
+#else
+static blk_qc_t rz_fops_submit_bio(struct bio *bio)
+{
+	rz_submit_bio(bio);
+	return BLK_QC_T_NONE;
+}
+#endif
+
+#ifdef RZ_HAVE_RW_PAGE
+#ifdef RZ_RW_PAGE_ENUM_OP
+static int rz_fops_rw_page(struct block_device *bdev, sector_t sector,
+			   struct page *page, enum req_op op)
+#else
+static int rz_fops_rw_page(struct block_device *bdev, sector_t sector,
+			   struct page *page, unsigned int op)
+#endif
+{
+	return rz_rw_page(bdev, sector, page, op_is_write(op));
+}
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+static int rz_fops_open(struct gendisk *disk, blk_mode_t mode)
+{
+	return rz_disk_open(disk);
+}
+
+#define rz_fops_release		rz_disk_release
+#else
+static int rz_fops_open(struct block_device *bdev, fmode_t mode)
+{
+	return rz_disk_open(bdev->bd_disk);
+}
+
+static void rz_fops_release(struct gendisk *disk, fmode_t mode)
+{
+	rz_disk_release(disk);
+}
+#endif
 
 const struct block_device_operations rz_fops = {
 	.owner			= THIS_MODULE,
