@@ -15,7 +15,7 @@
 #include <linux/workqueue.h>
 
 #include "compat.h"
-#include "xvmalloc.h"
+#include "xvmalloc/xvmalloc.h"
 
 #define RZ_MAX_DEVICES		32
 #define RZ_SECTORS_PER_PAGE	(PAGE_SIZE >> SECTOR_SHIFT)

@@ -86,7 +86,7 @@ def test_table_and_exit_status(matrix):
 def planted(tmp_path: Path, file: str, text: str) -> Path:
     """A copy of module/ with text appended to one of its files."""
     copy = tmp_path / "module"
-    shutil.copytree(ck.MODULE, copy, ignore=shutil.ignore_patterns("uspace"))
+    shutil.copytree(ck.MODULE, copy, ignore=shutil.ignore_patterns("host"))
     with open(copy / file, "a") as f:
         f.write(text)
     return copy
@@ -112,6 +112,12 @@ def test_a_style_violation_fails_checkpatch(tmp_path):
     result = ck.checkpatch(module)
     assert not result.ok
     assert any("ramzswap_comp.c" in p and "SPACING" in p for p in result.problem), result.problem
+
+
+def test_checkpatch_reads_the_allocator_and_not_its_host_build():
+    files = ck.kernel_sources()
+    assert "xvmalloc/xvmalloc.c" in files and "ramzswap_drv.c" in files
+    assert not [f for f in files if f.startswith("xvmalloc/host/")]
 
 
 def test_modpost_noise_without_symvers_is_not_a_warning():

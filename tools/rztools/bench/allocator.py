@@ -3,12 +3,13 @@ benchmark's data sets.
 
     python -m rztools.bench.alloc --sizes out/bench/sizes.json [--out out/bench]
 
-tools/xvbench/xvbench.c, built with the allocator's own sources (module/xvmalloc.c and
-its user-space page supply module/uspace/xv_uspace.c), replays the driver's use of the
-pool: fill NSLOTS slots with sizes drawn from a data set's histogram, churn (free and
-rewrite random slots), free a random half; compaction runs when the pool asks for it,
-as the driver's worker does.  The C library's malloc replays the same operations as a
-speed reference.  Figures per data set, min/median/max over SEEDS runs:
+module/xvmalloc/host/xvbench.c, built by that folder's Makefile with the allocator's
+own sources (module/xvmalloc/xvmalloc.c and its user-space page supply xv_host.c),
+replays the driver's use of the pool: fill NSLOTS slots with sizes drawn from a data
+set's histogram, churn (free and rewrite random slots), free a random half; compaction
+runs when the pool asks for it, as the driver's worker does.  The C library's malloc
+replays the same operations as a speed reference.  Figures per data set,
+min/median/max over SEEDS runs:
 
 - ops/s: allocations + frees per CPU second (compaction apart, and with it);
 - efficiency (compressed bytes / allocator memory, the `stats` figure) after fill,
@@ -29,10 +30,7 @@ from pathlib import Path
 from .figures import fmt, fmt_range, summarize
 
 REPO = Path(__file__).resolve().parents[3]
-SOURCES = [REPO / "tools" / "xvbench" / "xvbench.c", REPO / "module" / "xvmalloc.c",
-           REPO / "module" / "uspace" / "xv_uspace.c"]
-HEADERS = [REPO / "module" / "xvmalloc.h", REPO / "module" / "xvmalloc_int.h",
-           REPO / "module" / "uspace" / "xv_shim.h"]
+HOST = REPO / "module" / "xvmalloc" / "host"
 NSLOTS = 30000      # 117 MiB of pages: the benchmark's workload
 CHURN = 90000
 SEEDS = (1, 2, 3)
@@ -40,17 +38,10 @@ PHASES = ("fill", "churn", "half")
 
 
 def build(out: Path) -> Path:
-    """Compile the driver with the allocator's sources (no-op when up to date)."""
-    exe = out / "xvbench"
-    newest = max(p.stat().st_mtime for p in SOURCES + HEADERS)
-    if exe.exists() and exe.stat().st_mtime >= newest:
-        return exe
-    out.mkdir(parents=True, exist_ok=True)
-    cmd = ["cc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror",
-           f"-I{REPO / 'module'}", f"-I{REPO / 'module' / 'uspace'}", "-o", str(exe),
-           *map(str, SOURCES), "-lpthread"]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return exe
+    """Compile the driver with the allocator's sources (make: no-op when up to date)."""
+    subprocess.run(["make", "-s", "-C", str(HOST), f"O={out}", "xvbench"], check=True,
+                   capture_output=True, text=True)
+    return out / "xvbench"
 
 
 def size_lines(hist: dict, page: int = 4096) -> str:

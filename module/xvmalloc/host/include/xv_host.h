@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * User-space stand-ins for the few kernel facilities xvmalloc uses, so the
- * allocator's own source builds as a shared library for host tests.
- * Pages come from xv_uspace.c, which counts them, counts mappings that are
+ * allocator's own source builds unchanged as a shared library for host
+ * tests.  The headers the allocator includes (linux/..., compat.h) are
+ * found first in this directory, and each of them includes this file.
+ * Pages come from xv_host.c, which counts them, counts mappings that are
  * still open, and can make page allocations fail on request.
  */
-#ifndef _XV_SHIM_H_
-#define _XV_SHIM_H_
+#ifndef _XV_HOST_H_
+#define _XV_HOST_H_
 
 #include <errno.h>
 #include <pthread.h>
@@ -173,4 +175,7 @@ void xvu_unmap(void *addr);
 #define rz_kvzalloc_obj(p)		calloc(1, sizeof(*(p)))
 #define kvfree(p)			free(p)
 
-#endif /* _XV_SHIM_H_ */
+#define rz_kmap_local(page)		xvu_map(page)
+#define rz_kunmap_local(addr)		xvu_unmap(addr)
+
+#endif /* _XV_HOST_H_ */

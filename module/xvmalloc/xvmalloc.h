@@ -13,12 +13,8 @@
 #ifndef _XVMALLOC_H_
 #define _XVMALLOC_H_
 
-#ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/gfp.h>
-#else
-#include "uspace/xv_shim.h"
-#endif
 
 struct page;
 struct xv_pool;

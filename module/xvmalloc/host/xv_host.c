@@ -10,8 +10,8 @@
  */
 #include <stdio.h>
 
-#include "xv_shim.h"
-#include "../xvmalloc_int.h"
+#include <xv_host.h>
+#include "xvmalloc_int.h"
 
 #define MAP_STACK_MAX	16
 

@@ -34,16 +34,13 @@
 #ifndef _XVMALLOC_INT_H_
 #define _XVMALLOC_INT_H_
 
-#ifdef __KERNEL__
 #include <linux/bitops.h>
 #include <linux/highmem.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/spinlock.h>
+/* the module's compat.h; the host build puts a stand-in first on the path */
 #include "compat.h"
-#else
-#include "uspace/xv_shim.h"
-#endif
 
 #include "xvmalloc.h"
 

@@ -13,13 +13,13 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-USPACE_DIR = Path(__file__).resolve().parent
+HOST_DIR = Path(__file__).resolve().parent
 
 
 def build(outdir: os.PathLike | str, page_shift: int | None = None, sanitize: bool = False) -> Path:
     """Build libxvmalloc into outdir (no-op if up to date); return its path."""
     outdir = Path(outdir)
-    cmd = ["make", "-s", "-C", str(USPACE_DIR), f"O={outdir}"]
+    cmd = ["make", "-s", "-C", str(HOST_DIR), f"O={outdir}"]
     name = "libxvmalloc.so"
     if page_shift is not None:
         cmd.append(f"PAGE_SHIFT={page_shift}")

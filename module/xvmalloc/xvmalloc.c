@@ -3,22 +3,15 @@
  * xvmalloc: O(1) allocator of small objects in mappable pages, with
  * compaction.  The layout is described in xvmalloc_int.h.
  */
-#ifdef __KERNEL__
 #include <linux/errno.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#endif
 
 #include "xvmalloc_int.h"
 
-#ifdef __KERNEL__
 #define xv_map_page(page)	rz_kmap_local(page)
 #define xv_unmap_page(addr)	rz_kunmap_local(addr)
-#else
-#define xv_map_page(page)	xvu_map(page)
-#define xv_unmap_page(addr)	xvu_unmap(addr)
-#endif
 
 /* ---- block headers ---------------------------------------------------- */
 

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* <linux/spinlock.h> for the host build: xv_host.h has what the allocator uses. */
+#include <xv_host.h>
