@@ -1,22 +1,13 @@
 #!/bin/sh
 # Post-build step shared by every ramzswap board.
 #
-# Buildroot runs it as: post-build.sh TARGET_DIR BOARD
-# where BOARD comes from BR2_ROOTFS_POST_SCRIPT_ARGS and names a directory
-# under board/ (qemu-x86_64, raspberrypi4-64, ...).
+# Buildroot runs it as: post-build.sh TARGET_DIR BOARD (see board-args.sh).
 
 set -eu
 
-die() {
-	echo "post-build.sh: $*" >&2
-	exit 1
-}
-
-[ $# -ge 2 ] || die "usage: post-build.sh TARGET_DIR BOARD"
-target_dir="$1"
-board="$2"
-board_dir="$(dirname "$0")/../${board}"
-[ -d "${board_dir}" ] || die "unknown board '${board}' (no ${board_dir})"
+# shellcheck source=board/common/board-args.sh
+. "$(dirname "$0")/board-args.sh"
+target_dir="${dir}"
 [ -d "${target_dir}/etc" ] || die "${target_dir} does not look like a target directory"
 
 # The images are swapless: the only swap is ramzswap, set up at boot by

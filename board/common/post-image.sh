@@ -2,8 +2,7 @@
 # Post-image step shared by every ramzswap board.
 #
 # Buildroot runs it from its top directory as: post-image.sh BINARIES_DIR BOARD
-# where BOARD comes from BR2_ROOTFS_POST_SCRIPT_ARGS. What it does depends on
-# the files in board/BOARD/:
+# (see board-args.sh). What it does depends on the files in board/BOARD/:
 #   genimage.cfg      build the SD card image with Buildroot's genimage
 #                     wrapper, which writes a .bmap next to it when
 #                     host-bmap-tools is enabled
@@ -11,17 +10,9 @@
 
 set -eu
 
-die() {
-	echo "post-image.sh: $*" >&2
-	exit 1
-}
-
-[ $# -ge 2 ] || die "usage: post-image.sh BINARIES_DIR BOARD"
-binaries_dir="$1"
-board="$2"
-common_dir="$(cd "$(dirname "$0")" && pwd)"
-board_dir="${common_dir}/../${board}"
-[ -d "${board_dir}" ] || die "unknown board '${board}' (no ${board_dir})"
+# shellcheck source=board/common/board-args.sh
+. "$(dirname "$0")/board-args.sh"
+binaries_dir="${dir}"
 [ -d "${binaries_dir}" ] || die "no images directory ${binaries_dir}"
 
 if [ -f "${board_dir}/genimage.cfg" ]; then
