@@ -108,18 +108,41 @@ static ssize_t rz_size_store(struct device *d, const char *buf, size_t len,
 	return err ? err : len;
 }
 
-static ssize_t disksize_show(struct device *d, struct device_attribute *attr,
-			     char *buf)
+/*
+ * A read-write size setting: reads show the u64 field of struct rz_dev at
+ * @field, writes go through rz_size_store() to @apply.
+ */
+struct rz_size_attribute {
+	struct device_attribute attr;
+	size_t field;
+	int (*apply)(struct rz_dev *dev, u64 val);
+};
+
+static ssize_t rz_size_attr_show(struct device *d,
+				 struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(rz_dev_of(d)->disksize));
+	struct rz_size_attribute *sa =
+		container_of(attr, struct rz_size_attribute, attr);
+	u64 *val = (u64 *)((char *)rz_dev_of(d) + sa->field);
+
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(*val));
 }
 
-static ssize_t disksize_store(struct device *d, struct device_attribute *attr,
-			      const char *buf, size_t len)
+static ssize_t rz_size_attr_store(struct device *d,
+				  struct device_attribute *attr,
+				  const char *buf, size_t len)
 {
-	return rz_size_store(d, buf, len, rz_dev_init);
+	struct rz_size_attribute *sa =
+		container_of(attr, struct rz_size_attribute, attr);
+
+	return rz_size_store(d, buf, len, sa->apply);
 }
-static DEVICE_ATTR_RW(disksize);
+
+static struct rz_size_attribute rz_attr_disksize = {
+	.attr	= __ATTR(disksize, 0644, rz_size_attr_show, rz_size_attr_store),
+	.field	= offsetof(struct rz_dev, disksize),
+	.apply	= rz_dev_init,
+};
 
 static int rz_set_memlimit(struct rz_dev *dev, u64 limit)
 {
@@ -130,18 +153,11 @@ static int rz_set_memlimit(struct rz_dev *dev, u64 limit)
 	return 0;
 }
 
-static ssize_t memlimit_show(struct device *d, struct device_attribute *attr,
-			     char *buf)
-{
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(rz_dev_of(d)->memlimit));
-}
-
-static ssize_t memlimit_store(struct device *d, struct device_attribute *attr,
-			      const char *buf, size_t len)
-{
-	return rz_size_store(d, buf, len, rz_set_memlimit);
-}
-static DEVICE_ATTR_RW(memlimit);
+static struct rz_size_attribute rz_attr_memlimit = {
+	.attr	= __ATTR(memlimit, 0644, rz_size_attr_show, rz_size_attr_store),
+	.field	= offsetof(struct rz_dev, memlimit),
+	.apply	= rz_set_memlimit,
+};
 
 static ssize_t backing_swap_show(struct device *d,
 				 struct device_attribute *attr, char *buf)
@@ -299,8 +315,8 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 static DEVICE_ATTR_ADMIN_RO(stats);
 
 static struct attribute *rz_attrs[] = {
-	&dev_attr_disksize.attr,
-	&dev_attr_memlimit.attr,
+	&rz_attr_disksize.attr.attr,
+	&rz_attr_memlimit.attr.attr,
 	&dev_attr_backing_swap.attr,
 	&dev_attr_backing_write_limit.attr,
 	&dev_attr_reset.attr,
