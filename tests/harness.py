@@ -12,17 +12,21 @@ pythonpath (pyproject.toml), so this is `import harness`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from rztools.target import booter
+from rztools.target.console import ConsoleTimeout
 from rztools.target.guestproc import OOPS_RE
+from rztools.target.shell import Shell
 
 REPO = Path(__file__).resolve().parents[1]
 
-__all__ = ["LOGS", "OOPS_RE", "REPO", "TARGETS", "Booter", "Target", "watched"]
+__all__ = ["LOGS", "OOPS_RE", "REPO", "TARGETS", "Booter", "Target", "timeout_message",
+           "watched"]
 
 LOGS = REPO / "out" / "logs"
 # the guests a test used; a failing test's report gets the tail of each one's console log
@@ -53,6 +57,17 @@ class Booter(booter.Booter):
 
     def attach(self) -> Target:  # type: ignore[override]
         return super().attach(self.config.getoption("--console"))
+
+
+def timeout_message(shell: Shell, cmd: str, timeout: float, within: float) -> str:
+    """What a shell says when @cmd outlives @timeout: it must give up (raise
+    ConsoleTimeout) within @within seconds, and its message is returned for the caller's
+    checks (a console's timeout names its log and quotes its tail)."""
+    t0 = time.monotonic()
+    with pytest.raises(ConsoleTimeout) as exc:
+        shell.run(cmd, timeout=timeout)
+    assert time.monotonic() - t0 < within
+    return str(exc.value)
 
 
 def assert_no_kernel_problems(t: Target) -> None:
