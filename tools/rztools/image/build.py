@@ -134,23 +134,29 @@ def busybox_applets() -> list[str]:
     return run([str(binary), "--list-full"], "busybox --list-full").split()
 
 
+def build_copy(src: Path, build: Path, extra: str, what: str, cmd: list[str]) -> None:
+    """Run @cmd in a fresh copy of @src at @build, unless @build already holds the result
+    for this content of @src and @extra (the kernel or arch it is for)."""
+    stamp = Stamp(build, tree_hash(src, extra=extra))
+    if stamp.fresh():
+        return
+    with step(f"building {what}"):
+        stamp.reset()
+        shutil.copytree(src, build, dirs_exist_ok=True)
+        run(["make", "-C", str(build), *cmd], f"{what} build")
+        stamp.done()
+
+
 def build_module(arch: Arch, kernel: Kernel, out: Path) -> Path | None:
     """ramzswap.ko built against the kernel's headers, or None when there is no module yet."""
     src = REPO / "module"
     if not (src / "Kbuild").exists():
         return None
     build = out / "build" / "module"
-    stamp = Stamp(build, tree_hash(src, extra=kernel.release))
-    if not stamp.fresh():
-        with step(f"building ramzswap.ko for {kernel.release}"):
-            stamp.reset()
-            shutil.copytree(src, build, dirs_exist_ok=True)
-            cmd = ["make", "-C", str(build), f"KDIR={kernel.build}",
-                   f"ARCH={arch.kbuild_arch}", "-j2"]
-            if arch.cross:
-                cmd.append(f"CROSS_COMPILE={arch.cross}")
-            run(cmd, "module build")
-            stamp.done()
+    cmd = [f"KDIR={kernel.build}", f"ARCH={arch.kbuild_arch}", "-j2"]
+    if arch.cross:
+        cmd.append(f"CROSS_COMPILE={arch.cross}")
+    build_copy(src, build, kernel.release, f"ramzswap.ko for {kernel.release}", cmd)
     return build / "ramzswap.ko"
 
 
@@ -159,13 +165,7 @@ def build_rzscan(arch: Arch, out: Path) -> Path | None:
     if not (src / "Makefile").exists():
         return None
     build = out / "build" / "rzscan"
-    stamp = Stamp(build, tree_hash(src, extra=arch.name))
-    if not stamp.fresh():
-        with step("building rzscan"):
-            stamp.reset()
-            shutil.copytree(src, build, dirs_exist_ok=True)
-            run(["make", "-C", str(build), f"CC={arch.cross}gcc"], "rzscan build")
-            stamp.done()
+    build_copy(src, build, arch.name, "rzscan", [f"CC={arch.cross}gcc"])
     return build / "rzscan"
 
 
