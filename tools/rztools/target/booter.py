@@ -22,7 +22,7 @@ from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL
 from ..image.build import build
 from . import guestproc as gp
 from .qemu import Machine, Vm, backing_file, choose_accel
-from .shell import ConsoleShell, ShellResult
+from .shell import ConsoleShell
 
 
 def add_arguments(ap: argparse.ArgumentParser, out: Path) -> None:
@@ -62,29 +62,18 @@ def at_least(prog: str, value: float, low: float, what: str) -> None:
         refuse(prog, f"{what} must be at least {low:g}, not {value:g}")
 
 
-class Guest:
-    """A shell on a booted system, with what a test or a benchmark needs to know about it."""
+class Guest(ConsoleShell):
+    """A shell on a booted system, with what a test or a benchmark needs to know about it:
+    its arch, its VM (None for a board) and the kernel's log."""
 
     def __init__(self, shell: ConsoleShell, arch: str, vm: Vm | None = None) -> None:
-        self.console = shell
+        # the same console, logged in already: only the markers are this object's own
+        super().__init__(shell.console, shell.user, shell.password)
         self.arch = arch
         self.vm = vm
 
-    def run(self, cmd: str, timeout: float = 60.0) -> ShellResult:
-        return self.console.run(cmd, timeout)
-
-    def check(self, cmd: str, timeout: float = 60.0) -> str:
-        return self.console.check(cmd, timeout)
-
-    def write_file(self, path: str, data: bytes | str, mode: str = "644") -> None:
-        self.console.write_file(path, data, mode)
-
-    @property
-    def log_path(self) -> Path | None:
-        return self.console.log_path
-
     def tail(self, lines: int = 40) -> str:
-        return self.console.tail(lines)
+        return super().tail(lines)
 
     def disk_by_serial(self, serial: str) -> str:
         return gp.disk_by_serial(self, serial)
@@ -158,7 +147,7 @@ class Booter:
         self.vms.clear()
         for g in self.guests:  # kept: a failing test's report shows their logs' tails
             if g.vm is None:
-                g.console.close()
+                g.close()
 
 
 def log_name(name: str) -> str:
