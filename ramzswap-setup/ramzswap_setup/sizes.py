@@ -10,16 +10,29 @@ _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 SIZE_HINT = "a size such as 64M, 65536K, 1G, 25% (of RAM) or a number of bytes"
 
 
-class SizeSpec:
+class _Setting:
+    """A setting as parsed: the user's text and the values its __slots__ name, given to the
+    constructor in that order.  What a dataclass would be, without importing dataclasses
+    or typing on the boot path."""
+
+    __slots__: tuple[str, ...] = ()
+    text: str
+
+    def __init__(self, *values: object) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.text!r})"
+
+
+class SizeSpec(_Setting):
     """A size as configured: a percent of RAM or an absolute number of bytes."""
 
     __slots__ = ("text", "percent", "num", "den")
-
-    def __init__(self, text: str, percent: bool, num: int, den: int) -> None:
-        self.text = text
-        self.percent = percent
-        self.num = num  # value = num / den (percent or bytes)
-        self.den = den
+    percent: bool
+    num: int  # value = num / den (percent or bytes)
+    den: int
 
     def resolve(self, ram: int) -> int:
         """Bytes for a system with `ram` bytes of MemTotal, rounded down to 4 KiB."""
@@ -29,9 +42,6 @@ class SizeSpec:
 
     def describe(self) -> str:
         return f"{self.text} of RAM" if self.percent else self.text
-
-    def __repr__(self) -> str:
-        return f"SizeSpec({self.text!r})"
 
 
 def round_page(n: int) -> int:
@@ -98,19 +108,13 @@ _PERIODS = {"hour": 3600, "day": 86400, "week": 7 * 86400}
 BUDGET_HINT = "a budget such as 512M/day (per hour, day or week) or none"
 
 
-class Budget:
+class Budget(_Setting):
     """A flash-write budget: `nbytes` may be written to the backing device per `period` s."""
 
     __slots__ = ("text", "nbytes", "period", "unit")
-
-    def __init__(self, text: str, nbytes: int, period: int, unit: str) -> None:
-        self.text = text
-        self.nbytes = nbytes
-        self.period = period
-        self.unit = unit
-
-    def __repr__(self) -> str:
-        return f"Budget({self.text!r})"
+    nbytes: int
+    period: int
+    unit: str
 
 
 def parse_budget(value: object) -> Budget | None:
