@@ -54,6 +54,8 @@ static int rz_parse_u64(const char *s, u64 *val)
 /* Bytes, with an optional K, M, G or T suffix (powers of 1024). */
 static int rz_parse_size(const char *buf, size_t len, u64 *val)
 {
+	static const char units[] = "kmgt";
+	const char *unit;
 	char arg[32];
 	unsigned int shift = 0;
 	size_t n;
@@ -63,20 +65,10 @@ static int rz_parse_size(const char *buf, size_t len, u64 *val)
 	if (err)
 		return err;
 	n = strlen(arg);
-	switch (arg[n - 1]) {
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		break;
-	case 't': case 'T':
-		shift = 40;
-		break;
-	}
+	/* K is 2^10, M 2^20 and so on: ten bits per step along "kmgt" */
+	unit = strchr(units, tolower(arg[n - 1]));
+	if (unit && *unit)
+		shift = 10 * (unit - units + 1);
 	if (shift) {
 		if (n == 1)
 			return -EINVAL;
