@@ -80,7 +80,7 @@ test-host: deps
 
 # the host tests that download and build nothing (README: which are slow)
 test-quick: deps
-	@$(PY) -m pytest tests/host -m "not slow" $(PYTEST_ARGS)
+	@$(PY) -m pytest tests/host -m "not slow" --hypothesis-profile=quick $(PYTEST_ARGS)
 
 test-target: deps
 	@$(PY) -m pytest tests/target $(PYTEST_ARGS)

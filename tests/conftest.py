@@ -13,9 +13,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import hypothesis
 import pytest
 from harness import TARGETS, Booter, Target, assert_no_kernel_problems, watched
 from rztools.target.console import ConsoleError
+
+# `make test-quick` runs the property tests with few examples (--hypothesis-profile=quick):
+# a first answer in seconds; `make test` runs them in full.
+hypothesis.settings.register_profile("quick", max_examples=10)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -339,7 +339,7 @@ def _run_machine(xv):
     run_state_machine_as_test(
         PoolMachine,
         settings=settings(
-            max_examples=60,
+            max_examples=min(60, settings.default.max_examples),
             stateful_step_count=120,
             deadline=None,
             suppress_health_check=list(HealthCheck),

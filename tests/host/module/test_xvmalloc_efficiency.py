@@ -22,6 +22,9 @@ import lz4.block
 import pytest
 import xvmalloc_ctypes as xvc
 
+# measurements on real data, tens of seconds of CPU: not for the quick run
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[3]
 
 

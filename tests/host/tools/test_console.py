@@ -19,6 +19,9 @@ from harness import timeout_message
 from rztools.target.console import Console, ConsoleTimeout
 from rztools.target.shell import ConsoleShell
 
+# the fake peers listen from the first byte: no need to wait as for a booting board
+FAKE_SETTLE = 0.3
+
 
 class SocketPort:
     """Enough of pyserial's interface over one end of a socket pair."""
@@ -128,7 +131,8 @@ def make(tmp_path, **kw) -> tuple[ConsoleShell, ScriptedPeer]:
     a, b = socket.socketpair()
     peer = ScriptedPeer(b, **kw)
     peer.start()
-    con = ConsoleShell(Console(SocketPort(a), tmp_path / "console.log", timeout_scale=1.0))
+    con = ConsoleShell(Console(SocketPort(a), tmp_path / "console.log", timeout_scale=1.0),
+                       settle=FAKE_SETTLE)
     return con, peer
 
 
@@ -186,7 +190,7 @@ def test_timeout_scale_multiplies_timeouts(tmp_path):
 
 def test_no_shell_at_all_times_out(tmp_path):
     a, b = socket.socketpair()
-    con = ConsoleShell(Console(SocketPort(a), tmp_path / "c.log"))
+    con = ConsoleShell(Console(SocketPort(a), tmp_path / "c.log"), settle=FAKE_SETTLE)
     with pytest.raises(ConsoleTimeout) as exc:
         con.wait_for_shell(timeout=1)
     assert "no shell" in str(exc.value)
@@ -206,7 +210,7 @@ def pty_shell(tmp_path):
                             preexec_fn=controlling_tty,
                             env={"PS1": "$ ", "PATH": os.environ["PATH"]})
     os.close(slave)
-    con = ConsoleShell(Console(FdPort(master), tmp_path / "pty.log"))
+    con = ConsoleShell(Console(FdPort(master), tmp_path / "pty.log"), settle=FAKE_SETTLE)
     yield con
     proc.kill()
     proc.wait()

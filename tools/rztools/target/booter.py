@@ -68,7 +68,7 @@ class Guest(ConsoleShell):
 
     def __init__(self, shell: ConsoleShell, arch: str, vm: Vm | None = None) -> None:
         # the same console, logged in already: only the markers are this object's own
-        super().__init__(shell.console, shell.user, shell.password)
+        super().__init__(shell.console, shell.user, shell.password, shell.settle)
         self.arch = arch
         self.vm = vm
 

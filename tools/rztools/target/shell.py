@@ -61,11 +61,16 @@ ANSI_RE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 PROMPT_END_RE = re.compile(rb"[#$>%] ?$")
 
 
-def should_poke(tail: bytes, quiet_for: float, since_poke: float) -> bool:
-    """Whether to type a probe while waiting for a shell: when the line has gone quiet
-    after nothing at all or after something that ends like a prompt, or has been quiet
-    for long (an unknown prompt); never more often than every 3 s."""
-    if since_poke < 3.0 or quiet_for < 2.0:
+# How long the line must be quiet before anything is typed at a booting target.
+SETTLE = 2.0
+
+
+def should_poke(tail: bytes, quiet_for: float, since_poke: float,
+                settle: float = SETTLE) -> bool:
+    """Whether to type a probe while waiting for a shell: when the line has been quiet for
+    @settle seconds after nothing at all or after something that ends like a prompt, or
+    for long (an unknown prompt); never more often than every @settle + 1 s."""
+    if since_poke < settle + 1.0 or quiet_for < settle:
         return False
     text = ANSI_RE.sub(b"", tail).rstrip(b"\r\n") if tail else b""
     return not tail or bool(PROMPT_END_RE.search(text)) or quiet_for > 20.0
@@ -75,9 +80,13 @@ class ConsoleShell:
     """A Shell over a Console: busybox ash or any POSIX shell on the far end."""
 
     def __init__(self, console: Console, user: str = "root",
-                 password: str | None = None) -> None:
+                 password: str | None = None, settle: float = SETTLE) -> None:
         self.console = console
         self.user, self.password = user, password
+        # quiet seconds before typing at a booting target: some UARTs (QEMU's PL011)
+        # lose what arrives before the getty listens; a peer that is known to be
+        # listening (a test's fake) may say less
+        self.settle = settle
         self._seq = 0
         self._tag = uuid.uuid4().hex[:6]
 
@@ -134,7 +143,8 @@ class ConsoleShell:
             now = time.monotonic()
             if now > deadline:
                 raise ConsoleTimeout(f"no shell within {limit:.0f}s\n{self.tail()}")
-            if should_poke(bytes(self.console.seen[-200:]), now - last_rx, now - last_poke):
+            if should_poke(bytes(self.console.seen[-200:]), now - last_rx, now - last_poke,
+                           self.settle):
                 # a prompt may already be there (board left logged in): ask the shell
                 self.send(f"\nprintf '%s-R\\n' {probe}\n")
                 last_poke = now
