@@ -46,7 +46,8 @@
 
 static const char usage_line[] =
 	"usage: rzscan [--data zero|same|text|random|mixed|file:PATH] "
-	"[--mode cyclic|once] [--rewrite] [--workers K] [--seed N] MIB [PASSES]";
+	"[--random-pct P] [--mode cyclic|once] [--rewrite] [--workers K] [--seed N] "
+	"MIB [PASSES]";
 
 enum dataset { DS_ZERO, DS_SAME, DS_TEXT, DS_RANDOM, DS_MIXED, DS_FILE };
 enum scan_mode { MODE_CYCLIC, MODE_ONCE };
@@ -56,6 +57,7 @@ struct config {
 	const char *dataset_arg;
 	int file_fd;
 	uint64_t file_pages;
+	unsigned long random_pct;
 	enum scan_mode mode;
 	int rewrite;
 	unsigned long mib;
@@ -72,6 +74,7 @@ struct worker_result {
 	uint64_t pages_scanned;
 	uint64_t mismatches;
 	int64_t first_bad_page;
+	uint64_t worst_page_ns;
 	int32_t failed;
 };
 
@@ -105,6 +108,8 @@ static void print_help(void)
 	       "  --data SET     zero, same (one repeated word per page), text\n"
 	       "                 (text-like), random, mixed, or file:PATH (pages\n"
 	       "                 taken from PATH cyclically); default mixed\n"
+	       "  --random-pct P make P %% of the pages random (incompressible)\n"
+	       "                 instead, whatever the data set\n"
 	       "  --mode MODE    cyclic: fill once, then scan every pass;\n"
 	       "                 once: each pass fills, scans once and discards\n"
 	       "  --rewrite      cyclic mode: write new content after each check\n"
@@ -213,6 +218,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		{ "rewrite", no_argument, NULL, 'r' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "random-pct", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -222,7 +228,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:d:m:rw:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:d:m:p:rw:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			data_arg = optarg;
@@ -234,6 +240,9 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 				cfg->mode = MODE_ONCE;
 			else
 				usage_error("unknown mode '%s'", optarg);
+			break;
+		case 'p':
+			cfg->random_pct = parse_count("random percentage", optarg, 0, 100);
 			break;
 		case 'r':
 			cfg->rewrite = 1;
@@ -500,6 +509,9 @@ static int generate_page(const struct config *cfg, unsigned char *buf,
 
 	if (ds == DS_MIXED)
 		ds = mixed_pick(seed);
+	if (cfg->random_pct &&
+	    mix64(seed ^ 0x72616e646f6dULL) % 100 < cfg->random_pct)
+		ds = DS_RANDOM;
 	switch (ds) {
 	case DS_ZERO:
 		memset(buf, 0, cfg->page_size);
@@ -550,6 +562,26 @@ static uint64_t page_checksum(const unsigned char *p, size_t len)
 
 /* ---- one worker ---- */
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The longest a single page took (fill, check or rewrite): that is where a
+ * fault waits for swap-in, or for reclaim to swap other pages out.
+ */
+static void note_page_time(struct worker *w, uint64_t start)
+{
+	uint64_t took = now_ns() - start;
+
+	if (took > w->res.worst_page_ns)
+		w->res.worst_page_ns = took;
+}
+
 static void report_mismatch(struct worker *w, uint64_t i, unsigned long pass,
 			    uint64_t got)
 {
@@ -584,9 +616,13 @@ static int fill_region(const struct config *cfg, struct worker *w, uint64_t gen)
 {
 	uint64_t i;
 
-	for (i = 0; i < w->npages; i++)
+	for (i = 0; i < w->npages; i++) {
+		uint64_t start = now_ns();
+
 		if (write_page(cfg, w, i, gen))
 			return -1;
+		note_page_time(w, start);
+	}
 	if (gen == 0 && cfg->corrupt_page >= 0 &&
 	    (uint64_t)cfg->corrupt_page >= w->first_page &&
 	    (uint64_t)cfg->corrupt_page < w->first_page + w->npages) {
@@ -616,9 +652,12 @@ static int scan_cyclic(const struct config *cfg, struct worker *w)
 		return -1;
 	for (pass = 0; pass < cfg->passes; pass++) {
 		for (i = 0; i < w->npages; i++) {
+			uint64_t start = now_ns();
+
 			check_page(cfg, w, i, pass);
 			if (cfg->rewrite && write_page(cfg, w, i, pass + 1))
 				return -1;
+			note_page_time(w, start);
 		}
 	}
 	return 0;
@@ -633,7 +672,10 @@ static int scan_once(const struct config *cfg, struct worker *w)
 		if (fill_region(cfg, w, pass))
 			return -1;
 		for (i = 0; i < w->npages; i++) {
+			uint64_t t0 = now_ns();
+
 			check_page(cfg, w, i, pass);
+			note_page_time(w, t0);
 			if ((i + 1) % DISCARD_BATCH == 0 || i + 1 == w->npages) {
 				uint64_t start = i - i % DISCARD_BATCH;
 
@@ -786,6 +828,7 @@ struct totals {
 	uint64_t pages_scanned;
 	uint64_t mismatches;
 	int64_t first_bad_page;
+	uint64_t worst_page_ns;
 	unsigned long failed_workers;
 };
 
@@ -800,6 +843,7 @@ static void print_report(const struct config *cfg, const struct totals *t,
 	getrusage(RUSAGE_CHILDREN, &ru);
 	printf("{\"dataset\":");
 	print_json_string(cfg->dataset_arg);
+	printf(",\"random_pct\":%lu", cfg->random_pct);
 	printf(",\"mode\":\"%s\",\"rewrite\":%s,\"mib\":%lu,\"passes\":%lu"
 	       ",\"workers\":%lu,\"seed\":%" PRIu64 ",\"page_size\":%zu,\"pages\":%" PRIu64
 	       ",\"pages_scanned\":%" PRIu64 ",\"mismatches\":%" PRIu64,
@@ -816,6 +860,7 @@ static void print_report(const struct config *cfg, const struct totals *t,
 	       timeval_seconds(ru.ru_stime));
 	print_delta("pswpin", valid, before.pswpin, after.pswpin);
 	print_delta("pswpout", valid, before.pswpout, after.pswpout);
+	printf(",\"worst_page_ms\":%.3f", (double)t->worst_page_ns / 1e6);
 	printf("}\n");
 	fflush(stdout);
 }
@@ -836,6 +881,8 @@ static void collect(struct totals *t, unsigned long id, pid_t pid, int fd)
 	if (got) {
 		t->pages_scanned += res.pages_scanned;
 		t->mismatches += res.mismatches;
+		if (res.worst_page_ns > t->worst_page_ns)
+			t->worst_page_ns = res.worst_page_ns;
 		if (res.mismatches && (t->first_bad_page < 0 ||
 				       res.first_bad_page < t->first_bad_page))
 			t->first_bad_page = res.first_bad_page;
@@ -858,7 +905,7 @@ int main(int argc, char **argv)
 		.dataset = DS_MIXED, .file_fd = -1, .mode = MODE_CYCLIC,
 		.passes = 1, .workers = 1, .seed = 1,
 	};
-	struct totals t = { 0, 0, -1, 0 };
+	struct totals t = { 0, 0, -1, 0, 0 };
 	struct vmstat_swap before, after;
 	pid_t *pids;
 	int *fds;

@@ -316,3 +316,12 @@ def test_mixed_holds_every_kind(dump):
 def test_content_is_reproducible_and_changes_with_generation(dump):
     assert pages_of(dump, "mixed", 50) == pages_of(dump, "mixed", 50)
     assert pages_of(dump, "text", 50, gen=1) != pages_of(dump, "text", 50, gen=0)
+
+
+def test_random_pct_and_worst_page_time_are_reported(rzscan):
+    r = report(run(rzscan, "--data", "text", "--random-pct", "20", "4", "2"))
+    assert r["random_pct"] == 20 and r["mismatches"] == 0
+    assert r["worst_page_ms"] > 0 and r["worst_page_ms"] <= r["elapsed_s"] * 1000
+    assert report(run(rzscan, "--data", "text", "4"))["random_pct"] == 0
+    bad = run(rzscan, "--random-pct", "101", "4")
+    assert bad.returncode == 2 and "random percentage" in bad.stderr

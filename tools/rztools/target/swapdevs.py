@@ -188,10 +188,13 @@ class Scan:
     rewrite: bool = False
     seed: int = 1
     time_limit: int = 0   # seconds; then the guest kills it (status 137)
+    random_pct: int = 0   # this % of the pages random instead, whatever the data set
 
     def command(self) -> str:
         args = ["rzscan", "--data", self.data, "--mode", self.mode,
                 "--workers", str(self.workers), "--seed", str(self.seed)]
+        if self.random_pct:
+            args += ["--random-pct", str(self.random_pct)]
         if self.rewrite:
             args.append("--rewrite")
         args += [str(self.mib), str(self.passes)]
