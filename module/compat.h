@@ -35,6 +35,7 @@
  *               argument from 5.19 on, RZ_RW_PAGE_ENUM_OP)
  *   6.3-6.10    QUEUE_FLAG_SYNCHRONOUS (RZ_HAVE_QUEUE_FLAG_SYNC)
  *   6.11        BLK_FEAT_SYNCHRONOUS in the queue limits
+ * and, from 6.3, only while no backing device is attached (rz_set_synchronous()).
  * set_capacity_and_notify() is in 5.11 and in late 5.10.y only; Kbuild looks
  * for it (RZ_HAVE_SET_CAPACITY_AND_NOTIFY).
  * I/O accounting: bio_start_io_acct() throughout; for ->rw_page(), which has
@@ -214,6 +215,36 @@ static inline struct gendisk *rz_alloc_disk(unsigned int bsize)
 #endif
 	disk->flags |= RZ_GENHD_NO_PART;
 	return disk;
+}
+
+/*
+ * Whether swap may treat the disk as synchronous, read by swapon.  From 6.3
+ * swap writes a page to a synchronous disk with submit_bio_wait(), so a
+ * disk that may pass pages on to a slower one must not claim it: reclaim
+ * would wait for every page forwarded.  Before 6.3 the ->rw_page() method
+ * is what makes a disk synchronous and it refuses what needs the backing
+ * device, which swap then sends as a bio it does not wait for: nothing to
+ * change there.  Called before the disk has a capacity (no I/O yet).
+ */
+static inline int rz_set_synchronous(struct gendisk *disk, bool sync)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+	struct queue_limits lim = queue_limits_start_update(disk->queue);
+
+	if (sync)
+		lim.features |= BLK_FEAT_SYNCHRONOUS;
+	else
+		lim.features &= ~BLK_FEAT_SYNCHRONOUS;
+	return queue_limits_commit_update(disk->queue, &lim);
+#elif defined(RZ_HAVE_QUEUE_FLAG_SYNC)
+	if (sync)
+		blk_queue_flag_set(QUEUE_FLAG_SYNCHRONOUS, disk->queue);
+	else
+		blk_queue_flag_clear(QUEUE_FLAG_SYNCHRONOUS, disk->queue);
+	return 0;
+#else
+	return 0;
+#endif
 }
 
 static inline int rz_add_disk(struct gendisk *disk,

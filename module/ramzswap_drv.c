@@ -802,6 +802,7 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	unsigned long nr, *bad = NULL;
 	struct rz_slot *table;
 	struct xv_pool *pool;
+	int err;
 
 	disksize = round_down(disksize, PAGE_SIZE);
 	if (!disksize || disksize > rz_max_disksize())
@@ -811,6 +812,16 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	if (dev->bdev &&
 	    rz_bdev_nr_sectors(dev->bdev) < disksize >> SECTOR_SHIFT)
 		return -EINVAL;
+	/*
+	 * A page forwarded to the backing device is written inside the write
+	 * request; swap waits for the requests of a synchronous disk, so with
+	 * a backing device the disk is not one.  The backing device can only
+	 * be set before init and swapon reads the flag once, so it is decided
+	 * here.
+	 */
+	err = rz_set_synchronous(dev->disk, !dev->bdev);
+	if (err)
+		return err;
 
 	nr = disksize >> PAGE_SHIFT;
 	table = vzalloc(array_size(nr, sizeof(*table)));
