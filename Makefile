@@ -30,6 +30,7 @@ help:
 	@echo "  make check-debug             the module on a debug kernel -> out/check-debug/"
 	@echo "  make bench-setup ARCH=...   boot cost of ramzswap-setup start (goal: <= 2 x python3)"
 	@echo "  make bench [ARCH= RUNS=]     ramzswap vs zram side by side -> out/bench/"
+	@echo "  make bench-backing           swap with a throttled backing disk -> out/bench/backing.md"
 	@echo "  make reliability [SOAK=min]  fault injection, stress, soak, fuzz -> out/reliability/"
 
 deps: $(VENV)/.installed
@@ -65,9 +66,16 @@ bench-setup: deps
 # out/reliability/.  RUNS= runs per backend (default 3); SOAK= soak minutes (default 10).
 RUNS ?= 3
 SOAK ?= 10
-.PHONY: bench reliability
+# Swap with a throttled backing disk (rztools.bench.backing) matters from 6.3 on, where
+# swap waits for every write to a synchronous disk: it runs on this kernel.
+BACKING_KERNEL ?= 6.12
+.PHONY: bench bench-backing reliability
 bench: image
 	@$(PY) -m rztools.bench.swap --arch $(ARCH) --kernel $(KERNEL) --runs $(RUNS)
+	@$(PY) -m rztools.bench.backing --arch $(ARCH) --kernel $(BACKING_KERNEL) --runs $(RUNS)
+
+bench-backing: deps
+	@$(PY) -m rztools.bench.backing --arch $(ARCH) --kernel $(BACKING_KERNEL) --runs $(RUNS)
 
 reliability: image
 	@$(PY) -m rztools.bench.reliability --arch $(ARCH) --kernel $(KERNEL) --soak-minutes $(SOAK)

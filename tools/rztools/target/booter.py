@@ -119,13 +119,15 @@ class Booter:
 
     def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
              append: str = "", blkdebug: Path | None = None,
-             kernel: str | None = None) -> Guest:
-        """A booted guest (these keywords are the target tests' boot fixture's)."""
+             kernel: str | None = None, throttle: str = "") -> Guest:
+        """A booted guest (these keywords are the target tests' boot fixture's; throttle:
+        QEMU's throttling options for the backing disk, "throttling.bps-write=...")."""
         m = self.machine(kernel)
         m.mem, m.smp, m.append = mem, smp, append
         if backing:
             m.backing = backing_file(backing, self.logs)
             m.backing_blkdebug = blkdebug
+            m.backing_throttle = throttle
         m.accel = choose_accel(m, os.environ.get("ACCEL", "tcg"))
         vm = Vm(m, self.logs, f"{self.arch}-{len(self.vms)}", self.scale)
         self.vms.append(vm)

@@ -50,6 +50,7 @@ class Machine:
     append: str = ""                   # extra kernel command line
     backing: Path | None = None        # extra virtio disk (serial "rzbacking")
     backing_blkdebug: Path | None = None  # blkdebug rules for the backing disk
+    backing_throttle: str = ""         # -drive throttling options of the backing disk
     accel: str = "tcg"
     extra: list[str] = field(default_factory=list)
 
@@ -127,6 +128,8 @@ def command(m: Machine, serial: str = "mon:stdio") -> list[str]:
                     f"file.image.filename={m.backing}")
         else:
             spec = f"file={m.backing},format=raw"
+        if m.backing_throttle:
+            spec += f",{m.backing_throttle}"
         argv += ["-drive", f"{spec},if=none,id=backing,cache=unsafe",
                  "-device", "virtio-blk-pci,drive=backing,serial=rzbacking"]
     argv += ["-serial", serial, *m.extra]
