@@ -10,13 +10,17 @@
  * page; else an object of that many bytes).  NSLOTS swap slots are filled
  * with sizes drawn from it; then CHURN times a random slot is freed and
  * written again; then a random half of the slots is freed.  Like the driver,
- * xv runs compaction when xv_compact_wanted() says so after a free.
+ * xv runs compaction when xv_compact_wanted() says so after a free, and
+ * stores a size above SPLIT_LEN as the driver does: whole if a free block
+ * takes it, else split over the largest free block and a second object,
+ * else in a new page.  Splits are counted.
  * "malloc" replays the same operations with the C library's malloc/free, as
  * a reference for speed.
  *
  * Prints one JSON line with, after each phase, the bytes stored, the bytes
  * the allocator holds, and cumulative operation counts and CPU seconds
- * (compaction counted apart; drawing sizes is included but costs a few ns).
+ * (compaction counted apart; drawing sizes is included but costs a few ns)
+ * and splits.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -27,11 +31,32 @@
 
 #include "xvmalloc.h"
 
+/*
+ * The driver's split of a large compressed page (ramzswap_drv.h): above
+ * SPLIT_LEN bytes, when no free block takes it whole, the first object
+ * fills the largest free block that takes SPLIT_HEAD bytes of it and leaves
+ * SPLIT_TAIL for the second; the first starts with a link to the second.
+ */
+#define SPLIT_LEN	(PAGE_SIZE / 8 * 3)
+#define SPLIT_HEAD	(PAGE_SIZE / 16)
+#define SPLIT_TAIL	64
+
+struct link {
+	struct page *page;
+	u16 off;
+	u16 len;
+};
+
+#define LINK_SIZE	((u32)sizeof(struct link))
+
 struct slot {
 	struct page *page;	/* xv: object page or raw page */
 	void *ptr;		/* malloc */
 	u32 off;
 	u32 size;		/* 0: empty */
+	struct page *page2;	/* xv, split: the second object */
+	u32 off2;
+	u32 len1;		/* xv, split: bytes of the first object */
 };
 
 struct bench {
@@ -46,6 +71,7 @@ struct bench {
 	unsigned long long ops, stored;
 	double op_s, compact_s, phase_compact;
 	unsigned long compactions;
+	unsigned long splits;
 };
 
 /* CPU time of this process: other guests and builds on the host do not count */
@@ -90,12 +116,50 @@ static bool move_obj(void *ctx, u32 tag, struct page *src_page, u32 src_off,
 	if (tag >= b->nslots)
 		return false;
 	s = &b->slots[tag];
-	if (s->page != src_page || s->off != src_off || !s->size || s->size >= PAGE_SIZE)
+	if (!s->size || s->size >= PAGE_SIZE)
 		return false;
-	xv_copy_object(dst_page, dst_off, src_page, src_off, s->size);
-	s->page = dst_page;
-	s->off = dst_off;
-	return true;
+	if (s->page == src_page && s->off == src_off) {
+		xv_copy_object(dst_page, dst_off, src_page, src_off,
+			       s->page2 ? s->len1 : s->size);
+		s->page = dst_page;
+		s->off = dst_off;
+		return true;
+	}
+	if (s->page2 && s->page2 == src_page && s->off2 == src_off) {
+		xv_copy_object(dst_page, dst_off, src_page, src_off,
+			       s->size + LINK_SIZE - s->len1);
+		s->page2 = dst_page;
+		s->off2 = dst_off;
+		return true;
+	}
+	return false;
+}
+
+/* An object of @size bytes for slot @i, placed as the driver places it. */
+static int store_object(struct bench *b, unsigned long i, u32 size)
+{
+	struct slot *s = &b->slots[i];
+	u32 len;
+
+	s->page2 = NULL;
+	if (size > SPLIT_LEN) {
+		if (!xv_malloc_part(b->pool, size, size, (u32)i, &s->page,
+				    &s->off, &len))
+			return 0;
+		if (!xv_malloc_part(b->pool, LINK_SIZE + SPLIT_HEAD,
+				    LINK_SIZE + size - SPLIT_TAIL, (u32)i,
+				    &s->page, &s->off, &len)) {
+			s->len1 = len;
+			if (xv_malloc(b->pool, size + LINK_SIZE - len, (u32)i,
+				      &s->page2, &s->off2, 0)) {
+				xv_free(b->pool, s->page, s->off);
+				return -1;
+			}
+			b->splits++;
+			return 0;
+		}
+	}
+	return xv_malloc(b->pool, size, (u32)i, &s->page, &s->off, 0);
 }
 
 static int store(struct bench *b, unsigned long i, u32 size)
@@ -114,7 +178,7 @@ static int store(struct bench *b, unsigned long i, u32 size)
 		if (!s->page)
 			return -1;
 	} else {
-		err = xv_malloc(b->pool, size, (u32)i, &s->page, &s->off, 0);
+		err = store_object(b, i, size);
 		if (err)
 			return -1;
 	}
@@ -137,6 +201,8 @@ static void release(struct bench *b, unsigned long i)
 		xv_free_raw(b->pool, s->page);
 	else
 		xv_free(b->pool, s->page, s->off);
+	if (b->use_xv && s->size < PAGE_SIZE && s->page2)
+		xv_free(b->pool, s->page2, s->off2);
 	b->ops++;
 	b->stored -= s->size;
 	s->size = 0;
@@ -165,9 +231,9 @@ static void phase(struct bench *b, const char *name, double start, int last)
 	b->op_s += now() - start - (b->compact_s - b->phase_compact);
 	b->phase_compact = b->compact_s;
 	printf("\"%s\":{\"stored\":%llu,\"held\":%llu,\"ops\":%llu,\"op_s\":%.6f,"
-	       "\"compact_s\":%.6f,\"compactions\":%lu}%s", name, b->stored,
-	       held_bytes(b), b->ops, b->op_s, b->compact_s, b->compactions,
-	       last ? "" : ",");
+	       "\"compact_s\":%.6f,\"compactions\":%lu,\"splits\":%lu}%s", name,
+	       b->stored, held_bytes(b), b->ops, b->op_s, b->compact_s,
+	       b->compactions, b->splits, last ? "" : ",");
 }
 
 static int load_sizes(struct bench *b, const char *path)
