@@ -292,6 +292,23 @@ static bool __maybe_unused head_fits(struct xv_pool *pool, int idx,
 }
 
 /*
+ * The list to take a block of @bsize bytes from: the first non-empty list
+ * whose blocks all hold it, which is the best fit, or -1.
+ */
+static int find_fit(struct xv_pool *pool, u32 bsize)
+{
+	int idx = find_list(pool, DIV_ROUND_UP(bsize, XV_LIST_GRAIN));
+
+#if XV_LIST_SHIFT > XV_ALIGN_SHIFT
+	/* coarse lists: the head of the list below may fit as well */
+	if (bsize % XV_LIST_GRAIN && head_fits(pool, bsize >> XV_LIST_SHIFT,
+					       bsize))
+		idx = bsize >> XV_LIST_SHIFT;
+#endif
+	return idx;
+}
+
+/*
  * Called locked, returns locked (the lock is dropped to allocate): a spare
  * page, or a new one within the cap.  The caller counts it in.
  */
@@ -353,13 +370,7 @@ static int __xv_malloc(struct xv_pool *pool, u32 size, u32 tag,
 	bsize = max_t(u32, ALIGN(size + XV_HDR_SIZE, XV_ALIGN), XV_MIN_BLOCK);
 
 	spin_lock(&pool->lock);
-	idx = find_list(pool, DIV_ROUND_UP(bsize, XV_LIST_GRAIN));
-#if XV_LIST_SHIFT > XV_ALIGN_SHIFT
-	/* coarse lists: the head of the list below may fit as well */
-	if (bsize % XV_LIST_GRAIN && head_fits(pool, bsize >> XV_LIST_SHIFT,
-					       bsize))
-		idx = bsize >> XV_LIST_SHIFT;
-#endif
+	idx = find_fit(pool, bsize);
 	if (idx >= 0) {
 		struct xv_flink l = pool->freelist[idx];
 		u32 fsize;
@@ -412,8 +423,15 @@ int xv_malloc_part(struct xv_pool *pool, u32 min, u32 max, u32 tag,
 	hi = max_t(u32, ALIGN(max + XV_HDR_SIZE, XV_ALIGN), XV_MIN_BLOCK);
 
 	spin_lock(&pool->lock);
-	idx = find_last_list(pool, min_t(u32, hi >> XV_LIST_SHIFT,
-					 XV_NR_LISTS - 1));
+	/*
+	 * A block that holds @max whole, the best fit of them, so that a caller
+	 * which would otherwise split its object (@min < @max) or add a page
+	 * (@min == @max) does not; else the largest block below that.
+	 */
+	idx = find_fit(pool, hi);
+	if (idx < 0)
+		idx = find_last_list(pool, min_t(u32, hi >> XV_LIST_SHIFT,
+						 XV_NR_LISTS - 1));
 	if (idx < 0)
 		goto none;
 	l = pool->freelist[idx];

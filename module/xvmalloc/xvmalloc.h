@@ -57,8 +57,10 @@ int xv_malloc(struct xv_pool *pool, u32 size, u32 tag,
 	      struct page **page, u32 *offset, gfp_t flags);
 /*
  * Without adding a page: the largest object of @min to @max bytes that an
- * existing free block holds.  *size is its usable size.  0, -EINVAL or
- * -ENOSPC (no such free block).  With @min == @max: that size if it fits.
+ * existing free block holds, i.e. @max from the smallest free block that
+ * holds it if there is one, else as much as the largest smaller block
+ * holds.  *size is its usable size.  0, -EINVAL or -ENOSPC (no such free
+ * block).  With @min == @max: that size if any free block holds it.
  */
 int xv_malloc_part(struct xv_pool *pool, u32 min, u32 max, u32 tag,
 		   struct page **page, u32 *offset, u32 *size);

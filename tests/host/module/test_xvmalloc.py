@@ -188,6 +188,7 @@ class PoolMachine(RuleBasedStateMachine):
         lo_block = max(-(-(lo + hdr) // align) * align, self.xv.min_block)
         hi_block = max(-(-(hi + hdr) // align) * align, self.xv.min_block)
         best = self.pool.largest_free_block(hi_block)
+        holds_hi = self.pool.largest_free_block() >= hi_block
         err, page, off, size = self.pool.malloc_part(lo, hi, tag)
         assert self.total_pages() == before, "xv_malloc_part added a page"
         exact = self.xv.list_grain == align  # coarse lists may hide a fit
@@ -195,11 +196,13 @@ class PoolMachine(RuleBasedStateMachine):
             assert lo <= size <= hi
             assert self.pool.capacity(page, off) >= size
             if exact:
-                assert size == min(best - hdr, hi), "not the largest piece on offer"
+                # hi whole from a block that holds it, else the most a smaller one holds
+                want = hi if holds_hi else min(best - hdr, hi)
+                assert size == want, "not the largest piece on offer"
             return self._record(size, page, off, tag)
         assert err == xvc.ENOSPC
         if exact:
-            assert best < lo_block, "a fitting free block was there"
+            assert best < lo_block and not holds_hi, "a fitting free block was there"
         return None
 
     @rule(obj=consumes(objects))
@@ -384,6 +387,38 @@ def test_large_objects_share_pages(pool):
     for _, page, off in (a, b, c, d):
         pool.free(page, off)
     assert pool.stats().obj_pages == 0
+
+
+def test_part_takes_a_bigger_free_block_whole(pool):
+    """The driver stores a large compressed page whole if a free block takes it
+    (min == max) and splits it over smaller blocks only if none does: a free block
+    bigger than the object must take it, not only one of its exact size."""
+    a = pool.malloc(1000, 1)
+    sep1 = pool.malloc(16, 2)
+    b = pool.malloc(2000, 3)
+    sep2 = pool.malloc(16, 4)
+    used = sum(pool.capacity(p, o) + 8 for _, p, o in (a, sep1, b, sep2))
+    rest = pool.malloc(4096 - used - 8, 5)
+    assert rest[0] == 0 and len({o[1] for o in (a, sep1, b, sep2, rest)}) == 1
+    assert pool.largest_free_block() == 0, "the page is not full"
+    pool.free(a[1], a[2])
+    pool.free(b[1], b[2])
+    # free blocks of 1008 and 2008 bytes: a 1600-byte object fits only the second
+    err, page, off, size = pool.malloc_part(1600, 1600, 10)
+    assert err == 0 and (page, off) == (b[1], b[2]) and size == 1600
+    pool.free(page, off)
+    # a split (min < max) also takes max from the bigger block rather than less from
+    # the smaller one
+    err, page, off, size = pool.malloc_part(272, 1552, 11)
+    assert err == 0 and (page, off) == (b[1], b[2]) and size == 1552
+    pool.free(page, off)
+    # nothing holds 2100 bytes: the most the largest block takes
+    err, page, off, size = pool.malloc_part(272, 2100, 12)
+    assert err == 0 and (page, off) == (b[1], b[2]) and size == 2000
+    pool.free(page, off)
+    for _, p, o in (sep1, sep2, rest):
+        pool.free(p, o)
+    assert pool.check() == 0 and pool.stats().obj_pages == 0
 
 
 def test_best_fit_reuses_exact_hole(pool):
