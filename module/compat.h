@@ -38,6 +38,7 @@
  * and, from 6.3, only while no backing device is attached (rz_set_synchronous()).
  * set_capacity_and_notify() is in 5.11 and in late 5.10.y only; Kbuild looks
  * for it (RZ_HAVE_SET_CAPACITY_AND_NOTIFY).
+ * zstd's interface changed in 5.16: compat_zstd.h, for ramzswap_zstd.c only.
  * I/O accounting: bio_start_io_acct() throughout; for ->rw_page(), which has
  * no bio, bdev_start_io_acct() from 5.19 (RZ_HAVE_BDEV_IO_ACCT), else
  * disk_start_io_acct().  Bio-based queues account only with QUEUE_FLAG_IO_STAT
@@ -78,6 +79,11 @@
 #define rz_kvzalloc_obj(p)	kvzalloc_obj(*(p), GFP_KERNEL)
 #else
 #define rz_kvzalloc_obj(p)	kvzalloc(sizeof(*(p)), GFP_KERNEL)
+#endif
+#ifdef kzalloc_obj
+#define rz_kzalloc_obj(p)	kzalloc_obj(*(p), GFP_KERNEL)
+#else
+#define rz_kzalloc_obj(p)	kzalloc(sizeof(*(p)), GFP_KERNEL)
 #endif
 
 /* ---- bios --------------------------------------------------------------- */

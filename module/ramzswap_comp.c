@@ -1,29 +1,122 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ramzswap: per-CPU LZ4 compression state.
+ * ramzswap: the compressor front end.
  *
- * Every possible CPU gets an LZ4 work area, an output buffer and a bounce
- * page (for requests whose memory is not one whole page), all taken at
- * module load.  A local lock makes the current CPU's set private to its
- * holder; nothing that sleeps may run while it is held.
+ * The backends the kernel offers, looked up by name; a device's compressor
+ * (one context per possible CPU, made at init); and the per-CPU buffers
+ * every device shares: an output buffer and a bounce page (for requests
+ * whose memory is not one whole page), taken at module load.  A local lock
+ * makes the current CPU's buffers, and with them the device's context on
+ * that CPU, private to its holder; nothing that sleeps may run under it.
  */
 #include <linux/cpumask.h>
 #include <linux/gfp.h>
-#include <linux/lz4.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
 
 #include "ramzswap_drv.h"
 
-static struct rz_stream __percpu *rz_streams;
+/* In the order `comp_algorithm` lists them; lz4 first, the default. */
+static const struct rz_backend *const rz_backends[] = {
+	&rz_lz4,
+#ifdef RZ_HAVE_LZ4HC
+	&rz_lz4hc,
+#endif
+#ifdef RZ_HAVE_LZO
+#ifdef RZ_HAVE_LZO_RLE
+	&rz_lzo_rle,
+#endif
+	&rz_lzo,
+#endif
+#ifdef RZ_HAVE_ZSTD
+	&rz_zstd,
+#endif
+};
 
-static void rz_stream_free(struct rz_stream *s)
+const struct rz_backend *rz_backend_find(const char *name)
 {
-	kvfree(s->wrkmem);
-	free_page((unsigned long)s->cbuf);
-	free_page((unsigned long)s->bounce);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(rz_backends); i++)
+		if (!strcmp(rz_backends[i]->name, name))
+			return rz_backends[i];
+	return NULL;
 }
+
+/* "lz4 [zstd] lzo": what this kernel offers, @cur in brackets. */
+ssize_t rz_backends_show(char *buf, const char *cur)
+{
+	ssize_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(rz_backends); i++) {
+		const char *name = rz_backends[i]->name;
+
+		n += sysfs_emit_at(buf, n, strcmp(name, cur) ?
+				   "%s " : "[%s] ", name);
+	}
+	if (n)
+		buf[n - 1] = '\n';
+	return n;
+}
+
+/* 0 if @level is one @be takes (0: its default), else -EINVAL. */
+int rz_level_check(const struct rz_backend *be, int level)
+{
+	if (!level || (level >= be->min_level && level <= be->max_level &&
+		       be->max_level))
+		return 0;
+	return -EINVAL;
+}
+
+struct rz_comp *rz_comp_create(const char *name, int level)
+{
+	const struct rz_backend *be = rz_backend_find(name);
+	struct rz_comp *comp;
+	int cpu, err;
+
+	if (!be || rz_level_check(be, level))
+		return ERR_PTR(-EINVAL);
+	comp = rz_kzalloc_obj(comp);
+	if (!comp)
+		return ERR_PTR(-ENOMEM);
+	comp->be = be;
+	comp->level = level ? level : be->default_level;
+	comp->ctx = alloc_percpu(struct rz_cctx);
+	if (!comp->ctx) {
+		kfree(comp);
+		return ERR_PTR(-ENOMEM);
+	}
+	for_each_possible_cpu(cpu) {
+		struct rz_cctx *ctx = per_cpu_ptr(comp->ctx, cpu);
+
+		ctx->level = comp->level;
+		err = be->ctx_init(ctx);
+		if (err) {
+			rz_comp_destroy(comp);
+			return ERR_PTR(err);
+		}
+	}
+	return comp;
+}
+
+/* Also for a half-made one: ctx_free() takes contexts never initialised. */
+void rz_comp_destroy(struct rz_comp *comp)
+{
+	int cpu;
+
+	if (!comp)
+		return;
+	for_each_possible_cpu(cpu)
+		comp->be->ctx_free(per_cpu_ptr(comp->ctx, cpu));
+	free_percpu(comp->ctx);
+	kfree(comp);
+}
+
+static struct rz_stream __percpu *rz_streams;
 
 int rz_streams_init(void)
 {
@@ -36,10 +129,9 @@ int rz_streams_init(void)
 		struct rz_stream *s = per_cpu_ptr(rz_streams, cpu);
 
 		local_lock_init(&s->lock);
-		s->wrkmem = kvmalloc(LZ4_MEM_COMPRESS, GFP_KERNEL);
-		s->cbuf = (u8 *)__get_free_page(GFP_KERNEL);
+		s->cbuf = (u8 *)__get_free_pages(GFP_KERNEL, RZ_CBUF_ORDER);
 		s->bounce = (u8 *)__get_free_page(GFP_KERNEL);
-		if (!s->wrkmem || !s->cbuf || !s->bounce) {
+		if (!s->cbuf || !s->bounce) {
 			rz_streams_exit();
 			return -ENOMEM;
 		}
@@ -53,8 +145,12 @@ void rz_streams_exit(void)
 
 	if (!rz_streams)
 		return;
-	for_each_possible_cpu(cpu)
-		rz_stream_free(per_cpu_ptr(rz_streams, cpu));
+	for_each_possible_cpu(cpu) {
+		struct rz_stream *s = per_cpu_ptr(rz_streams, cpu);
+
+		free_pages((unsigned long)s->cbuf, RZ_CBUF_ORDER);
+		free_page((unsigned long)s->bounce);
+	}
 	free_percpu(rz_streams);
 	rz_streams = NULL;
 }
@@ -71,23 +167,20 @@ void rz_stream_put(void)
 }
 
 /*
- * Compress one page from @src into s->cbuf.  Returns the compressed length,
- * or 0 when it would exceed @max_len (the page is then kept uncompressed or
- * forwarded, so the output is not needed).
+ * Compress one page from @src into s->cbuf, with the stream held.  Returns
+ * the compressed length, or 0 when it would exceed @max_len (the page is
+ * then kept uncompressed or forwarded, so the output is not needed).
  */
-unsigned int rz_compress(struct rz_stream *s, const void *src,
-			 unsigned int max_len)
+unsigned int rz_compress(struct rz_comp *comp, struct rz_stream *s,
+			 const void *src, unsigned int max_len)
 {
-	int ret = LZ4_compress_default(src, s->cbuf, PAGE_SIZE, max_len,
-				       s->wrkmem);
-
-	return ret > 0 ? ret : 0;
+	return comp->be->compress(this_cpu_ptr(comp->ctx), src, s->cbuf,
+				  max_len);
 }
 
-/* Decompress @len bytes at @src into the page at @dst; 0 or -EIO. */
-int rz_decompress(const void *src, unsigned int len, void *dst)
+/* Decompress @len bytes at @src into the page at @dst, with a stream held. */
+int rz_decompress(struct rz_comp *comp, const void *src, unsigned int len,
+		  void *dst)
 {
-	int ret = LZ4_decompress_safe(src, dst, len, PAGE_SIZE);
-
-	return ret == PAGE_SIZE ? 0 : -EIO;
+	return comp->be->decompress(this_cpu_ptr(comp->ctx), src, len, dst);
 }

@@ -45,6 +45,14 @@ static char *backing_swap;
 module_param(backing_swap, charp, 0444);
 MODULE_PARM_DESC(backing_swap, "Initialise ramzswap0 with this backing block device");
 
+static char *comp_algorithm;
+module_param(comp_algorithm, charp, 0444);
+MODULE_PARM_DESC(comp_algorithm, "Initialise ramzswap0 compressing with this algorithm (lz4)");
+
+static int comp_level;
+module_param(comp_level, int, 0444);
+MODULE_PARM_DESC(comp_level, "Initialise ramzswap0 with this compression level (0: the algorithm's default)");
+
 static int rz_major;
 static struct rz_dev *rz_devices;
 static unsigned int rz_nr_devices;
@@ -382,7 +390,7 @@ static int rz_compress_page(struct rz_dev *dev, struct rz_blk *b,
 		e->flags = rz_slot_flags(RZ_SAME, 0, 0);
 		e->data = word;
 	} else {
-		clen = rz_compress(s, src, RZ_MAX_ZPAGE);
+		clen = rz_compress(dev->comp, s, src, RZ_MAX_ZPAGE);
 		if (dev->bdev && (!clen || clen > RZ_MAX_ZPAGE_BDEV) &&
 		    rz_backing_may_write(dev))
 			*forward = true;
@@ -434,7 +442,8 @@ static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
 /* ---- read ------------------------------------------------------------------ */
 
 /* Decompress the entry in @slot (locked) into @dst; 0 or -EIO. */
-static int rz_load(struct rz_stream *s, struct rz_slot *slot, u8 *dst)
+static int rz_load(struct rz_dev *dev, struct rz_stream *s,
+		   struct rz_slot *slot, u8 *dst)
 {
 	u32 len = rz_slot_len(slot), off = rz_slot_off(slot);
 	u8 *obj = rz_kmap_local((struct page *)slot->data);
@@ -446,7 +455,7 @@ static int rz_load(struct rz_stream *s, struct rz_slot *slot, u8 *dst)
 		memcpy(dst, obj, PAGE_SIZE);
 		break;
 	case RZ_COMP:
-		err = rz_decompress(obj + off, len, dst);
+		err = rz_decompress(dev->comp, obj + off, len, dst);
 		break;
 	default:	/* RZ_SPLIT: gather both halves first */
 		memcpy(&link, obj + off, RZ_LINK_SIZE);
@@ -457,7 +466,7 @@ static int rz_load(struct rz_stream *s, struct rz_slot *slot, u8 *dst)
 		memcpy(s->cbuf, obj + off + RZ_LINK_SIZE, len - link.len);
 		rz_obj_read(link.page, link.off, s->cbuf + len - link.len,
 			    link.len);
-		err = rz_decompress(s->cbuf, len, dst);
+		err = rz_decompress(dev->comp, s->cbuf, len, dst);
 		break;
 	}
 	rz_kunmap_local(obj);
@@ -493,7 +502,7 @@ static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
 	case RZ_BDEV:
 		break;
 	default:
-		err = rz_load(s, slot, dst);
+		err = rz_load(dev, s, slot, dst);
 		break;
 	}
 	rz_slot_unlock(slot);
@@ -792,6 +801,28 @@ u64 rz_max_disksize(void)
 	return slots << PAGE_SHIFT;
 }
 
+void rz_comp_defaults(struct rz_dev *dev)
+{
+	strscpy(dev->comp_name, RZ_COMP_DEFAULT, sizeof(dev->comp_name));
+	dev->comp_level = 0;
+}
+
+/*
+ * Set the algorithm (NULL: keep it) and level @dev will compress with once
+ * initialised.  Called with dev->lock held, before init.
+ */
+int rz_set_comp(struct rz_dev *dev, const char *name, int level)
+{
+	const struct rz_backend *be;
+
+	be = rz_backend_find(name ? name : dev->comp_name);
+	if (!be || rz_level_check(be, level))
+		return -EINVAL;
+	strscpy(dev->comp_name, be->name, sizeof(dev->comp_name));
+	dev->comp_level = level;
+	return 0;
+}
+
 /*
  * Initialise @dev with @disksize bytes, using the memlimit and backing
  * device already set.  Called with dev->lock held; changes nothing on error.
@@ -802,6 +833,7 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	unsigned long nr, *bad = NULL;
 	struct rz_slot *table;
 	struct xv_pool *pool;
+	struct rz_comp *comp;
 	int err;
 
 	disksize = round_down(disksize, PAGE_SIZE);
@@ -823,6 +855,10 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	if (err)
 		return err;
 
+	comp = rz_comp_create(dev->comp_name, dev->comp_level);
+	if (IS_ERR(comp))
+		return PTR_ERR(comp);
+
 	nr = disksize >> PAGE_SHIFT;
 	table = vzalloc(array_size(nr, sizeof(*table)));
 	pool = xv_create_pool();
@@ -833,6 +869,7 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 		vfree(table);
 		xv_destroy_pool(pool);
 		kvfree(bad);
+		rz_comp_destroy(comp);
 		return -ENOMEM;
 	}
 	xv_set_limit_pages(pool, dev->memlimit >> PAGE_SHIFT);
@@ -841,6 +878,7 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	atomic_long_set(&dev->bwl_left, dev->bwl);
 	dev->table = table;
 	dev->pool = pool;
+	dev->comp = comp;
 	dev->bdev_bad = bad;
 	dev->nr_slots = nr;
 	dev->disksize = disksize;
@@ -851,8 +889,9 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	if (disksize > 2 * ram)
 		pr_warn("%s: disksize %llu is more than twice RAM\n",
 			dev->disk->disk_name, disksize);
-	pr_info("%s: %llu KiB, memlimit %llu KiB, backing %s\n",
+	pr_info("%s: %llu KiB, memlimit %llu KiB, %s level %d, backing %s\n",
 		dev->disk->disk_name, disksize >> 10, dev->memlimit >> 10,
+		comp->be->name, comp->level,
 		dev->backing_path ? dev->backing_path : "none");
 	return 0;
 }
@@ -884,6 +923,8 @@ int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old)
 		xv_destroy_pool(dev->pool);
 		vfree(dev->table);
 		kvfree(dev->bdev_bad);
+		rz_comp_destroy(dev->comp);
+		dev->comp = NULL;
 		dev->pool = NULL;
 		dev->table = NULL;
 		dev->bdev_bad = NULL;
@@ -892,6 +933,7 @@ int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old)
 	rz_backing_take(dev, old);
 	dev->disksize = 0;
 	dev->memlimit = 0;
+	rz_comp_defaults(dev);
 	dev->bwl = 0;
 	atomic_long_set(&dev->bwl_left, 0);
 	memset(&dev->stats, 0, sizeof(dev->stats));
@@ -951,6 +993,7 @@ static int rz_dev_create(struct rz_dev *dev, int id)
 	spin_lock_init(&dev->open_lock);
 	INIT_WORK(&dev->compact_work, rz_compact_work);
 	dev->id = id;
+	rz_comp_defaults(dev);
 
 	disk = rz_alloc_disk(PAGE_SIZE);
 	if (IS_ERR(disk))
@@ -1053,6 +1096,18 @@ static int __init ramzswap_init(void)
 		if (err)
 			goto fail;
 		rz_nr_devices = i + 1;
+	}
+	/* the algorithm is a setting: it initialises nothing by itself */
+	if (comp_algorithm || comp_level) {
+		mutex_lock(&rz_devices[0].lock);
+		err = rz_set_comp(&rz_devices[0], comp_algorithm, comp_level);
+		mutex_unlock(&rz_devices[0].lock);
+		if (err) {
+			pr_err("no compressor %s at level %d: %d\n",
+			       comp_algorithm ? comp_algorithm : RZ_COMP_DEFAULT,
+			       comp_level, err);
+			goto fail;
+		}
 	}
 	if (disksize_kb || memlimit_kb || (backing_swap && *backing_swap)) {
 		err = rz_init_from_params(&rz_devices[0]);

@@ -15,6 +15,7 @@
 #include <linux/workqueue.h>
 
 #include "compat.h"
+#include "ramzswap_comp.h"
 #include "xvmalloc/xvmalloc.h"
 
 #define RZ_MAX_DEVICES		32
@@ -135,6 +136,10 @@ struct rz_dev {
 	bool gone;			/* its disk was deleted (unload) */
 	u64 disksize;			/* bytes, multiple of PAGE_SIZE */
 	u64 memlimit;			/* bytes, 0 = none */
+	/* the algorithm and level set for init; comp: made by init from them */
+	char comp_name[RZ_COMP_NAME_MAX];
+	int comp_level;			/* 0 = the algorithm's default */
+	struct rz_comp *comp;
 	unsigned long nr_slots;
 	struct rz_slot *table;
 	struct xv_pool *pool;
@@ -151,26 +156,12 @@ struct rz_dev {
 	struct rz_stats stats;
 };
 
-/* ramzswap_comp.c: per-CPU LZ4 state and a bounce page */
-struct rz_stream {
-	local_lock_t lock;
-	void *wrkmem;
-	u8 *cbuf;
-	u8 *bounce;
-};
-
-int rz_streams_init(void);
-void rz_streams_exit(void);
-struct rz_stream *rz_stream_get(void);
-void rz_stream_put(void);
-unsigned int rz_compress(struct rz_stream *s, const void *src,
-			 unsigned int max_len);
-int rz_decompress(const void *src, unsigned int len, void *dst);
-
 /* ramzswap_drv.c */
 extern const struct block_device_operations rz_fops;
 extern struct workqueue_struct *rz_wq;
 int rz_dev_init(struct rz_dev *dev, u64 disksize);
+void rz_comp_defaults(struct rz_dev *dev);
+int rz_set_comp(struct rz_dev *dev, const char *name, int level);
 /* A backing device taken out of its rz_dev, to be closed outside dev->lock. */
 struct rz_backing_old {
 	struct block_device *bdev;

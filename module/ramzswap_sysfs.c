@@ -235,6 +235,72 @@ static ssize_t backing_write_limit_store(struct device *d,
 }
 static DEVICE_ATTR_RW(backing_write_limit);
 
+/*
+ * The compression algorithm for the next init; a read lists what this kernel
+ * offers with the current one in brackets.  Fixed while the device holds
+ * data, so every page is read back with the algorithm that wrote it.
+ * Setting an algorithm sets its default level.
+ */
+static ssize_t comp_algorithm_show(struct device *d,
+				   struct device_attribute *attr, char *buf)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	ssize_t n;
+
+	mutex_lock(&dev->lock);
+	n = rz_backends_show(buf, dev->comp_name);
+	mutex_unlock(&dev->lock);
+	return n;
+}
+
+static ssize_t comp_algorithm_store(struct device *d,
+				    struct device_attribute *attr,
+				    const char *buf, size_t len)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	char name[RZ_COMP_NAME_MAX];
+	int err;
+
+	err = rz_get_arg(buf, len, name, sizeof(name));
+	if (err)
+		return err;
+	mutex_lock(&dev->lock);
+	err = dev->init_done ? -EBUSY : rz_set_comp(dev, name, 0);
+	mutex_unlock(&dev->lock);
+	return err ? err : len;
+}
+static DEVICE_ATTR_RW(comp_algorithm);
+
+/* The level of the algorithm set, for the next init: 0 is its default. */
+static ssize_t comp_level_show(struct device *d,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(rz_dev_of(d)->comp_level));
+}
+
+static ssize_t comp_level_store(struct device *d,
+				struct device_attribute *attr,
+				const char *buf, size_t len)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	char arg[16];
+	u64 level;
+	int err;
+
+	err = rz_get_arg(buf, len, arg, sizeof(arg));
+	if (!err)
+		err = rz_parse_u64(arg, &level);
+	if (!err && level > INT_MAX)
+		err = -EINVAL;
+	if (err)
+		return err;
+	mutex_lock(&dev->lock);
+	err = dev->init_done ? -EBUSY : rz_set_comp(dev, NULL, level);
+	mutex_unlock(&dev->lock);
+	return err ? err : len;
+}
+static DEVICE_ATTR_RW(comp_level);
+
 static ssize_t reset_store(struct device *d, struct device_attribute *attr,
 			   const char *buf, size_t len)
 {
@@ -301,6 +367,10 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 	RZ_STAT("bdev_num_writes", atomic64_read(&st->bdev_num_writes));
 	RZ_STAT("backing_write_limit_left", left);
 #undef RZ_STAT
+	/* what the stored pages were compressed with (none before init) */
+	if (dev->comp)
+		n += sysfs_emit_at(buf, n, "comp_algorithm %s\ncomp_level %d\n",
+				   dev->comp->be->name, dev->comp->level);
 	mutex_unlock(&dev->lock);
 	return n;
 }
@@ -309,6 +379,8 @@ static DEVICE_ATTR_ADMIN_RO(stats);
 static struct attribute *rz_attrs[] = {
 	&rz_attr_disksize.attr.attr,
 	&rz_attr_memlimit.attr.attr,
+	&dev_attr_comp_algorithm.attr,
+	&dev_attr_comp_level.attr,
 	&dev_attr_backing_swap.attr,
 	&dev_attr_backing_write_limit.attr,
 	&dev_attr_reset.attr,

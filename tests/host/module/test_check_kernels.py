@@ -120,6 +120,13 @@ def test_checkpatch_reads_the_allocator_and_not_its_host_build():
     assert not [f for f in files if f.startswith("xvmalloc/host/")]
 
 
+def test_only_the_zstd_librarys_own_camelcase_is_let_through():
+    ok = "compat_zstd.h:90: CHECK:CAMELCASE: Avoid CamelCase: <ZSTD_initCCtx>"
+    ours = "ramzswap_drv.c:12: CHECK:CAMELCASE: Avoid CamelCase: <rzSlotCount>"
+    assert ck.LIBRARY_CAMELCASE_RE.search(ok)
+    assert not ck.LIBRARY_CAMELCASE_RE.search(ours)
+
+
 def test_modpost_noise_without_symvers_is_not_a_warning():
     out = ("WARNING: /k/Module.symvers is missing.\n"
            "WARNING: modpost: ramzswap.ko: symbol '_printk' undefined!\n"

@@ -23,6 +23,8 @@ STAT_NAMES = [
     "compr_data_size", "mem_used_total", "mem_used_max", "bdev_num_reads", "bdev_num_writes",
     "backing_write_limit_left",
 ]
+# lines of an initialised device's stats that name how its data is compressed
+COMP_STATS = ("comp_algorithm", "comp_level")
 # gauges may lag each other by what the CPUs are storing or freeing at the moment of reading
 IN_FLIGHT = 8
 
@@ -129,9 +131,25 @@ class Rz:
         self.t.check(f"echo {value} > {self.sys}/{attr}")
 
     def stats(self) -> dict[str, int]:
-        out = {k: int(v) for k, v in (line.split() for line in self.get("stats").splitlines())}
+        """The counters of `stats` (the algorithm's lines: comp())."""
+        lines = dict(line.split() for line in self.get("stats").splitlines())
+        out = {k: int(v) for k, v in lines.items() if k not in COMP_STATS}
         assert list(out) == STAT_NAMES
         return out
+
+    def comp(self) -> tuple[str, int] | None:
+        """The algorithm and level that hold the data, from `stats`; None before init."""
+        lines = dict(line.split() for line in self.get("stats").splitlines())
+        if "comp_algorithm" not in lines:
+            return None
+        return lines["comp_algorithm"], int(lines["comp_level"])
+
+    def algorithms(self) -> tuple[list[str], str]:
+        """comp_algorithm: what the kernel offers, and the one set (in brackets)."""
+        names = self.get("comp_algorithm").split()
+        current = [n.strip("[]") for n in names if n.startswith("[")]
+        assert len(current) == 1, names
+        return [n.strip("[]") for n in names], current[0]
 
     def setup(self, disksize: str | int, memlimit: str | int = 0, backing: str = "",
               write_limit: int = 0) -> None:
@@ -236,8 +254,9 @@ class Sampler:
 
     def __init__(self, rz: Rz, every: float = 0.5, path: str = "/tmp/rzstats.samples") -> None:
         self.rz, self.path = rz, path
-        loop = (f"while :; do awk '{{printf \"%s \", $2}} END {{print \"\"}}' {rz.sys}/stats;"
-                f" sleep {every}; done")
+        # the counters only: they come first, the algorithm's lines after them
+        loop = (f"while :; do awk 'NR <= {len(STAT_NAMES)} {{printf \"%s \", $2}} "
+                f"END {{print \"\"}}' {rz.sys}/stats; sleep {every}; done")
         self.pid = int(rz.t.check(f"( {loop} ) > {path} 2>/dev/null & echo $!"))
 
     def stop(self) -> list[dict[str, int]]:

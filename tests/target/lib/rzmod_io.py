@@ -191,7 +191,9 @@ class Device:
             with open(f"{self.sys}/{attr}") as f:
                 text = f.read()
             if attr == "stats":
-                out[attr] = {k: int(v) for k, v in (line.split() for line in text.splitlines())}
+                # counters, and the algorithm that holds the data as a word
+                out[attr] = {k: int(v) if v.lstrip("-").isdigit() else v
+                             for k, v in (line.split() for line in text.splitlines())}
             else:
                 out[attr] = text.rstrip("\n")
         return out

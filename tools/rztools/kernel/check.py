@@ -71,6 +71,9 @@ SHOW_LINES = 12
 # `LINUX_VERSION_CODE >= KERNEL_VERSION(...)` is the idiom, which CONSTANT_COMPARISON reads
 # as a constant on the left.  module/Makefile's checkpatch target says the same.
 CHECKPATCH_IGNORE = "LINUX_VERSION_CODE,CONSTANT_COMPARISON"
+# The zstd library of 5.10 to 5.15 names its interface in CamelCase (ZSTD_initCCtx, cParams):
+# calling it is no style choice of ours, so those names, and only those, are let through.
+LIBRARY_CAMELCASE_RE = re.compile(r"CHECK:CAMELCASE: Avoid CamelCase: <(ZSTD_\w+|cParams)>")
 CHECKPATCH_OPTS = ["--no-tree", "-f", "--strict", f"--ignore={CHECKPATCH_IGNORE}",
                    "--no-summary", "--terse", "--show-types", "--color=never"]
 
@@ -209,9 +212,14 @@ def checkpatch(module: Path = MODULE) -> Result:
             proc = subprocess.run(["perl", str(script), *CHECKPATCH_OPTS, *files],
                                   cwd=module, capture_output=True, text=True,
                                   env={**os.environ, "LC_ALL": "C"})
-        found = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        # checkpatch leaves a cache of the CamelCase it has seen where it ran: not ours to keep
+        for cache in module.glob(".checkpatch-camelcase.*"):
+            cache.unlink()
+        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        found = [ln for ln in lines if not LIBRARY_CAMELCASE_RE.search(ln)]
         res.warnings = len(found)
-        res.ok = proc.returncode == 0 and not found
+        # checkpatch exits 1 for the let-through lines too; anything else is a failure
+        res.ok = not found and (proc.returncode == 0 or len(lines) > 0)
         if not res.ok:
             res.problem = found or (proc.stderr.strip().splitlines()[-SHOW_LINES:])
     except (BuildError, debian.AptError) as e:

@@ -125,6 +125,10 @@ def gcc_version() -> str:
     return res.stdout.splitlines()[0] if res.returncode == 0 else "no gcc"
 
 
+# crypto options whose libraries (lib/lz4, lib/lzo, lib/zstd) ramzswap's backends use
+SOURCE_COMPRESSORS = ("CRYPTO_LZ4", "CRYPTO_LZ4HC", "CRYPTO_LZO", "CRYPTO_ZSTD")
+
+
 @functools.cache
 def source() -> KernelTree:
     """The newest linux-source tree, configured and modules_prepare'd (cached)."""
@@ -140,6 +144,7 @@ def source() -> KernelTree:
             _prepare_source(package, version, root)
             stamp.done()
             _prune_sources(kernels, keep=root)
+        _enable_compressors(root)
     return KernelTree(series, SOURCE_ARCH, version, root, has_symvers=False)
 
 
@@ -160,6 +165,24 @@ def _prepare_source(package: str, version: str, root: Path) -> None:
         run([*make, "defconfig"], f"{package} defconfig")
     with step(f"{package}: make modules_prepare"):
         run([*make, "-j2", "modules_prepare"], f"{package} modules_prepare")
+
+
+def _enable_compressors(root: Path) -> None:
+    """Every library the module has a backend for, so that each is built against this
+    tree too.  They have no prompts: the crypto options select them, as the package's
+    LINUX_CONFIG_FIXUPS do.  Done once on top of the prepared tree (its own marker)."""
+    marker = root / ".rz-compressors"
+    key = ",".join(SOURCE_COMPRESSORS)
+    if marker.exists() and marker.read_text() == key:
+        return
+    make = ["make", "-C", str(root), f"ARCH={SOURCE_ARCH.kbuild_arch}"]
+    with step("enabling the compressors' libraries, then modules_prepare again"):
+        run([str(root / "scripts" / "config"), "--file", str(root / ".config"),
+             *(arg for opt in SOURCE_COMPRESSORS for arg in ("--enable", opt))],
+            "scripts/config")
+        run([*make, "olddefconfig"], "olddefconfig")
+        run([*make, "-j2", "modules_prepare"], "modules_prepare")
+    marker.write_text(key)
 
 
 def _prune_sources(kernels: Path, keep: Path) -> None:
