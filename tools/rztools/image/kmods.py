@@ -9,7 +9,10 @@ from pathlib import Path
 
 # Modules the test image needs from the distribution kernel.
 ROOT_DISK = ["virtio_pci", "virtio_blk", "ext4", "crc32c_generic"]
-ROOTFS_EXTRA = ["zram", "lz4_compress", "lz4", "lz4_decompress", "zsmalloc", "loop"]
+# the compression libraries ramzswap's and zram's algorithms use, where they are modules
+ROOTFS_EXTRA = ["zram", "lz4_compress", "lz4", "lz4_decompress", "lz4hc_compress", "lz4hc",
+                "lzo_compress", "lzo_decompress", "lzo-rle", "lzo", "zstd_compress",
+                "zstd_decompress", "zstd", "zsmalloc", "loop"]
 
 
 def parse_modules_dep(text: str) -> dict[str, list[str]]:
