@@ -113,6 +113,21 @@ class Backend:
         """The module parameters that set this device up at load time, if any did."""
         return None
 
+    def algorithms(self, env: Env) -> tuple[list[str], str | None]:
+        """comp_algorithm: the algorithms this kernel offers, and the one set ("[zstd]")."""
+        offered = (self.attr(env, "comp_algorithm") or "").split()
+        current = next((a.strip("[]") for a in offered if a.startswith("[")), None)
+        return [a.strip("[]") for a in offered], current
+
+    def refuse_compression(self, env: Env, algorithm: str, level: int) -> str | None:
+        """Why this driver, as loaded, cannot compress with @algorithm at @level (None: it
+        can), said before anything is written."""
+        names, _ = self.algorithms(env)
+        if names and algorithm not in names:
+            return (f"algorithm {algorithm}: this kernel's {self.name} offers "
+                    f"{', '.join(names)}")
+        return None
+
     # -- acting -------------------------------------------------------------------------
     def write(self, env: Env, name: str, value: object) -> None:
         env.kernel.write_attr(env.root.host(f"{self.sysdir}/{name}"), str(value))
@@ -149,13 +164,22 @@ class Ramzswap(Backend):
         return " ".join(found) or None
 
     def configure(self, env: Env, plan: "Settings") -> list[str]:
+        notes = []
         self.write(env, "memlimit", plan.memlimit)
         if plan.backing:
             self.write(env, "backing_swap", plan.backing)
             self.write(env, "backing_write_limit", plan.limit_pages or 0)
+        algorithm, level = plan.config.get("algorithm"), plan.config.get("level")
+        if self.has_attr(env, "comp_algorithm"):
+            # the algorithm first: setting it sets its default level
+            if algorithm != self.algorithms(env)[1]:
+                self.write(env, "comp_algorithm", algorithm)
+            if level != self.int_attr(env, "comp_level"):
+                self.write(env, "comp_level", level)
+        elif (algorithm, level) != ("lz4", 0):
+            notes.append(f"this ramzswap module always uses lz4 (not {algorithm})")
         self.write(env, "disksize", plan.disksize)
-        algorithm = plan.config.get("algorithm")
-        return [] if algorithm == "lz4" else [f"ramzswap always uses lz4 (not {algorithm})"]
+        return notes
 
     def set_write_limit(self, env: Env, pages: int) -> None:
         self.write(env, "backing_write_limit", pages)
@@ -214,16 +238,22 @@ class Zram(Backend):
             missing.append("writeback_limit (flash budget cannot be enforced)")
         return missing
 
+    def refuse_compression(self, env: Env, algorithm: str, level: int) -> str | None:
+        why = super().refuse_compression(env, algorithm, level)
+        if why is None and level and not self.has_attr(env, "algorithm_params"):
+            why = f"level {level}: this kernel's zram takes no level (algorithm_params, 6.12)"
+        return why
+
     def configure(self, env: Env, plan: "Settings") -> list[str]:
         notes = []
-        algorithm = plan.config.get("algorithm")
-        offered = (self.attr(env, "comp_algorithm") or "").split()
-        names = [a.strip("[]") for a in offered]
-        current = next((a.strip("[]") for a in offered if a.startswith("[")), "?")
+        algorithm, level = plan.config.get("algorithm"), plan.config.get("level")
+        names, current = self.algorithms(env)
         if algorithm in names:
             if algorithm != current:
                 self.write(env, "comp_algorithm", algorithm)
-        else:
+            if level and self.has_attr(env, "algorithm_params"):
+                self.write(env, "algorithm_params", f"algo={algorithm} level={level}")
+        else:  # the default, not offered (start refuses one asked for)
             notes.append(
                 f"zram here has no {algorithm} compressor (has: {' '.join(names) or 'none'}); "
                 f"keeping {current}"

@@ -37,7 +37,12 @@ def _setting_options(f: Callable[..., Any]) -> Callable[..., Any]:
             metavar="SIZE/PERIOD",
             help="Flash bytes the backing device may take, e.g. 512M/day.",
         ),
-        click.option("--algorithm", metavar="NAME", help="zram compressor [default: lz4]."),
+        click.option(
+            "--algorithm", metavar="NAME", help="Compressor: lz4, lz4hc, lzo-rle, zstd... [lz4]."
+        ),
+        click.option(
+            "--level", metavar="N", type=int, help="Compression level [0: the algorithm's own]."
+        ),
         click.option(
             "--force",
             is_flag=True,
@@ -58,6 +63,7 @@ _SETTINGS = (
     "priority",
     "backing_write_budget",
     "algorithm",
+    "level",
     "force",
 )
 
@@ -169,6 +175,8 @@ def status(ctx: click.Context, root: str | None, as_json: bool) -> int:
     help="Sample at most this many pages from each source.",
 )
 @click.option("--save", metavar="FILE", help="Also write the sampled pages to FILE.")
+@click.option("--level", type=click.IntRange(0), default=0, metavar="N",
+              help="Level for each algorithm [0: its own default].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
 @click.pass_context
 def estimate(
@@ -178,9 +186,10 @@ def estimate(
     dump: str | None,
     max_pages: int,
     save: str | None,
+    level: int,
     as_json: bool,
 ) -> int:
-    """Measure how this memory compresses (LZ4) and recommend disksize and memlimit."""
+    """Measure how this memory compresses (lz4, lz4hc, zstd) and recommend sizes."""
     from . import estimate as measure
 
     if not pids and dump is None:
@@ -188,7 +197,7 @@ def estimate(
     env = ctx.obj.env(_root(ctx, root))
 
     def show() -> None:
-        result = measure.run(env, list(pids), dump, max_pages, save)
+        result = measure.run(env, list(pids), dump, max_pages, save, level)
         if as_json:
             _print_json(result)
         else:

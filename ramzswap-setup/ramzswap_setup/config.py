@@ -17,7 +17,8 @@ DEFAULT_PRIORITY = 100
 BACKENDS = ("auto", "ramzswap", "zram")
 # Parameters of the module itself: kmod hands `ramzswap.<param>=` on the kernel command line to
 # the module when it loads it, so these are not ours to refuse.
-MODULE_PARAMS = ("num_devices", "disksize_kb", "memlimit_kb", "backing_swap")
+MODULE_PARAMS = ("num_devices", "disksize_kb", "memlimit_kb", "backing_swap", "comp_algorithm",
+                 "comp_level")
 
 _TRUE = ("1", "yes", "true", "on")
 _FALSE = ("0", "no", "false", "off")
@@ -82,6 +83,14 @@ def _algorithm(raw: object) -> str:
     raise ValueError(f"{raw!r} is not a compressor name")
 
 
+def _level(raw: object) -> int:
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= 1000:
+        return raw
+    raise ValueError(f"{raw!r} is not a compression level (0: the algorithm's default)")
+
+
 # key -> (checker, default); None defaults for sizes mean "the sizing policy decides".
 SCHEMA = {
     "enabled": (_bool, True),
@@ -93,6 +102,7 @@ SCHEMA = {
     "backing_write_budget": (_budget, None),
     "force": (_bool, False),
     "algorithm": (_algorithm, "lz4"),
+    "level": (_level, 0),
 }
 
 

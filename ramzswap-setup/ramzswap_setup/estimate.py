@@ -4,7 +4,9 @@ Pages come from the anonymous memory of running processes (the mappings without 
 /proc/PID/maps; only pages that are resident or swapped, per /proc/PID/pagemap, read through
 /proc/PID/mem) or from a dump file. Each page is checked for a repeated 8-byte word
 (same-filled: the driver stores those for free) and compressed with LZ4 (python-lz4, imported
-only here). Sampling takes evenly spaced pages when there are more than --max-pages.
+only here), and with lz4hc and zstd (python-zstandard, when installed) for a ratio per
+algorithm, so that a user sees what each would save before choosing. Sampling takes evenly
+spaced pages when there are more than --max-pages.
 """
 
 from __future__ import annotations
@@ -34,6 +36,33 @@ def load_compressor() -> Callable[[bytes], int]:
         return len(lz4.block.compress(page, store_size=False))
 
     return compressed_size
+
+
+# the levels the module and zram use when none is set
+DEFAULT_LEVELS = {"lz4": 1, "lz4hc": 9, "zstd": 3}
+
+
+def load_others(level: int) -> tuple[dict[str, Callable[[bytes], int]], list[str]]:
+    """Compressed size functions of the other algorithms at `level` (0: each one's
+    default), and notes on those that cannot be measured here."""
+    import lz4.block
+
+    def lvl(name: str) -> int:
+        return level or DEFAULT_LEVELS[name]
+
+    out: dict[str, Callable[[bytes], int]] = {
+        "lz4hc": lambda page: len(lz4.block.compress(
+            page, mode="high_compression", compression=lvl("lz4hc"), store_size=False)),
+    }
+    notes = []
+    try:
+        import zstandard
+    except ImportError:
+        notes.append("zstd not estimated: python zstandard is not installed")
+    else:
+        zc = zstandard.ZstdCompressor(level=lvl("zstd"))
+        out["zstd"] = lambda page: len(zc.compress(page))
+    return out, notes
 
 
 def anon_regions(maps: str) -> list[tuple[int, int]]:
@@ -139,7 +168,8 @@ def _saving(pages: Iterator[bytes], path: str | None) -> Iterator[bytes]:
 
 
 def run(
-    env: Env, pids: list[int], dump: str | None, max_pages: int, save: str | None = None
+    env: Env, pids: list[int], dump: str | None, max_pages: int, save: str | None = None,
+    level: int = 0,
 ) -> dict[str, Any]:
     """Sample, analyse and recommend; `save` keeps the sampled pages for comparison."""
     from itertools import chain
@@ -147,6 +177,7 @@ def run(
     from .plan import mem_total
 
     compressed_size = load_compressor()
+    others, other_notes = load_others(level)
     ram = mem_total(env)
     page_size = env.page_size
     sources, notes, streams = [], [], []
@@ -159,7 +190,8 @@ def run(
     if dump is not None:
         sources.append(dump)
         streams.append(file_pages(dump, page_size, max_pages))
-    analysis = analyse(_saving(chain(*streams), save), compressed_size, page_size)
+    analysis = analyse(_saving(chain(*streams), save), compressed_size, page_size, others)
+    notes.extend(other_notes)
     return {
         "sources": sources,
         "page_size": page_size,
@@ -175,11 +207,15 @@ def is_same_filled(page: bytes) -> bool:
 
 
 def analyse(
-    pages: Iterator[bytes] | list[bytes], compressed_size: Callable[[bytes], int], page_size: int
+    pages: Iterator[bytes] | list[bytes], compressed_size: Callable[[bytes], int], page_size: int,
+    others: dict[str, Callable[[bytes], int]] | None = None,
 ) -> dict[str, Any]:
-    """Counts and ratios for a set of pages, as the driver would store them."""
+    """Counts and ratios for a set of pages, as the driver would store them: with lz4, and
+    with each of `others` (an effective ratio per algorithm)."""
     n = zero = same = incompressible = 0
     lz4_bytes = stored = 0
+    others = others or {}
+    other_stored = dict.fromkeys(others, 0)
     threshold = page_size * 3 // 4  # bigger than this is stored uncompressed
     for page in pages:
         n += 1
@@ -188,12 +224,19 @@ def analyse(
         if is_same_filled(page):
             same += 1
             zero += not any(page[:8])
-        elif size > threshold:
+            continue
+        if size > threshold:
             incompressible += 1
             stored += page_size
         else:
             stored += size
+        for name, size_of in others.items():
+            other = size_of(page)
+            other_stored[name] += page_size if other > threshold else other
     orig = n * page_size
+    by_algorithm = {"lz4": round(orig / stored, 3) if stored else None}
+    by_algorithm.update({name: round(orig / s, 3) if s else None
+                         for name, s in other_stored.items()})
     return {
         "pages": n,
         "bytes": orig,
@@ -206,6 +249,7 @@ def analyse(
         "lz4_ratio": round(orig / lz4_bytes, 3) if lz4_bytes else None,
         "stored_bytes": stored,
         "effective_ratio": round(orig / stored, 3) if stored else None,
+        "effective_ratio_by_algorithm": by_algorithm,
     }
 
 
@@ -231,6 +275,8 @@ def format_estimate(result: dict[str, Any]) -> str:
         f"incompressible {a['incompressible_share'] * 100:.1f}%",
         f"lz4 ratio {a['lz4_ratio']} (every sampled page), effective ratio "
         f"{a['effective_ratio']} (same-filled stored free, incompressible stored whole)",
+        "effective ratio by algorithm: " + ", ".join(
+            f"{name} {ratio}" for name, ratio in a["effective_ratio_by_algorithm"].items()),
         f"for {format_size(r['mem_total'])} RAM: memlimit {format_size(r['memlimit'])} "
         f"({ESTIMATE_MEMLIMIT_PERCENT}% of RAM), disksize {format_size(r['disksize'])} "
         "(what fits in memlimit at the effective ratio, at most 2 x RAM)",

@@ -196,6 +196,7 @@ def to_dict(plan: Plan) -> dict[str, object]:
         "backing_write_budget": budget.text if budget is not None else None,
         "backing_write_limit_pages": plan.limit_pages,
         "algorithm": cfg.get("algorithm"),
+        "level": cfg.get("level"),
         "sources": dict(cfg.sources),
         "warnings": list(plan.warnings),
         "notes": list(plan.notes),
@@ -231,8 +232,9 @@ def format_plan(plan: Plan) -> str:
     if budget is not None:
         limit = "-" if plan.limit_pages is None else f"{plan.limit_pages} pages left"
         lines.append(_row("budget", budget.text, f"{cfg.source('backing_write_budget')}; {limit}"))
-    if plan.backend is not None and plan.backend.name == "zram":
-        lines.append(_row("algorithm", str(cfg.get("algorithm")), cfg.source("algorithm")))
+    level = cfg.get("level")
+    algorithm = f"{cfg.get('algorithm')}{f' level {level}' if level else ''}"
+    lines.append(_row("algorithm", algorithm, cfg.source("algorithm")))
     lines.extend(f"warning: {w}" for w in plan.warnings)
     lines.extend(f"note: {n}" for n in plan.notes)
     return "\n".join(lines) + "\n"

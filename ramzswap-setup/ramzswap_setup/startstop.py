@@ -121,6 +121,14 @@ def start(env: Env, options: dict[str, object], config_path: str | None = None) 
             _undo(env, backend, loaded)
             raise
 
+    # an algorithm asked for and not offered is refused; the default one is only a wish
+    # (configure keeps the driver's own and says so): no swap at boot would be worse
+    refused = backend.refuse_compression(env, cfg.get("algorithm"), cfg.get("level"))
+    asked = {cfg.source("algorithm"), cfg.source("level")} != {"default"}
+    if refused and asked:
+        _undo(env, backend, loaded)
+        raise ConfigError(f"{cfg.source('algorithm')}: {refused}; nothing changed")
+
     for warning in plan.warnings:
         env.log(warning, "warning")
     step = "configure"

@@ -176,11 +176,16 @@ class FakeKernel(Kernel):
         zram_writeback: bool = True,
         zram_algorithms: tuple[str, ...] = ("lzo", "lzo-rle", "lz4", "zstd"),
         limit_after_init: bool = True,
+        ramzswap_algorithms: tuple[str, ...] | None = ("lz4", "lz4hc", "lzo-rle", "lzo", "zstd"),
+        zram_levels: bool = True,
     ) -> None:
         self.sys = system
         self.calls: list[tuple] = []
         self.zram_writeback = zram_writeback
         self.zram_algorithms = zram_algorithms
+        # None: a module from before comp_algorithm; zram_levels: algorithm_params (6.12)
+        self.ramzswap_algorithms = ramzswap_algorithms
+        self.zram_levels = zram_levels
         # the module accepts backing_write_limit at any time; False makes it answer EBUSY
         self.limit_after_init = limit_after_init
         self.modprobe_status = 0
@@ -243,16 +248,20 @@ class FakeKernel(Kernel):
         if name == "ramzswap":
             attrs = dict(common, memlimit="0", backing_swap="", backing_write_limit="0")
             attrs["stats"] = "".join(f"{k} 0\n" for k in RAMZSWAP_STATS)
+            if self.ramzswap_algorithms is not None:
+                attrs["comp_algorithm"] = self._offered("ramzswap", "lz4")
+                attrs["comp_level"] = "0"
         else:
-            algos = " ".join(f"[{a}]" if a == "lzo-rle" else a for a in self.zram_algorithms)
             attrs = dict(
                 common,
-                comp_algorithm=algos,
+                comp_algorithm=self._offered("zram", "lzo-rle"),
                 mem_limit="",
                 mm_stat="0 " * 9,
                 io_stat="0 0 0 0",
                 stat="0 " * 11,
             )
+            if self.zram_levels:
+                attrs["algorithm_params"] = ""
             if self.zram_writeback:
                 attrs.update(
                     backing_dev="none",
@@ -264,6 +273,12 @@ class FakeKernel(Kernel):
             self.sys.write(
                 f"{d}/{attr}", value if value.endswith("\n") or not value else value + "\n"
             )
+
+    def _algorithms(self, driver: str) -> tuple[str, ...]:
+        return (self.ramzswap_algorithms or ()) if driver == "ramzswap" else self.zram_algorithms
+
+    def _offered(self, driver: str, current: str) -> str:
+        return " ".join(f"[{a}]" if a == current else a for a in self._algorithms(driver))
 
     # -- sysfs ------------------------------------------------------------------------------
     def write_attr(self, path: str, value: str) -> None:
@@ -280,16 +295,19 @@ class FakeKernel(Kernel):
         if attr == "reset":
             self._fresh_device(name.rstrip("0123456789"))
             return
-        busy = {"memlimit", "backing_swap", "disksize", "comp_algorithm", "backing_dev"}
+        busy = {"memlimit", "backing_swap", "disksize", "comp_algorithm", "comp_level",
+                "algorithm_params", "backing_dev"}
         if not self.limit_after_init:
             busy.add("backing_write_limit")
         if initialised and attr in busy:
             raise OSError(errno.EBUSY, "Device or resource busy", path)
+        driver = name.rstrip("0123456789")
         if attr == "comp_algorithm":
-            if value not in self.zram_algorithms:
+            if value not in self._algorithms(driver):
                 raise OSError(errno.EINVAL, "Invalid argument", path)
-            algos = " ".join(f"[{a}]" if a == value else a for a in self.zram_algorithms)
-            self.sys.write(rel, algos + "\n")
+            self.sys.write(rel, self._offered(driver, value) + "\n")
+            if driver == "ramzswap":  # an algorithm comes with its default level
+                self.sys.write(f"{d}/comp_level", "0\n")
             return
         if attr == "mem_limit":
             mm = self.sys.read(f"{d}/mm_stat").split()

@@ -70,7 +70,40 @@ def test_estimate_text_output(run, tmp_path):
     assert out[0] == f"sampled 40 pages (160 KiB) from {dump}"
     assert out[1] == "same-filled 37.5% (zero 10 pages), incompressible 12.5%"
     assert out[2].startswith("lz4 ratio ")
-    assert out[3].startswith("for 256 MiB RAM: memlimit 64 MiB (25% of RAM), disksize ")
+    assert out[3].startswith("effective ratio by algorithm: lz4 ")
+    assert out[4].startswith("for 256 MiB RAM: memlimit 64 MiB (25% of RAM), disksize ")
+
+
+def test_estimate_measures_every_algorithm_at_the_level_asked(run, tmp_path):
+    """Each algorithm's ratio as the driver would store the pages: lz4hc and zstd measured
+    with their own libraries, same-filled pages free, incompressible ones whole."""
+    import zstandard
+
+    dump = tmp_path / "dump.bin"
+    pages = known_pages()
+    dump.write_bytes(b"".join(pages))
+    text = pages[20:]  # the compressible ones; 5 random pages are stored whole either way
+    for level, zlevel, hclevel in ((0, 3, 9), (12, 12, 12)):
+        args = ["estimate", "--file", str(dump), "--json", "--level", str(level)]
+        by = json.loads(run(*args).out)["analysis"]["effective_ratio_by_algorithm"]
+        zc = zstandard.ZstdCompressor(level=zlevel)
+        zstd = 5 * PAGE + sum(len(zc.compress(p)) for p in text)
+        hc = 5 * PAGE + sum(len(lz4.block.compress(p, mode="high_compression",
+                                                    compression=hclevel, store_size=False))
+                            for p in text)
+        assert by["zstd"] == round(40 * PAGE / zstd, 3)
+        assert by["lz4hc"] == round(40 * PAGE / hc, 3)
+        assert by["zstd"] > by["lz4"], by
+
+
+def test_estimate_without_zstandard_says_so(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(b"".join(known_pages()))
+    result = run("estimate", "--file", str(dump))
+    assert result.status == 0
+    assert "note: zstd not estimated: python zstandard is not installed" in result.out
+    assert "zstd" not in result.out.splitlines()[3]
 
 
 def test_sampling_takes_evenly_spaced_pages(run, tmp_path):

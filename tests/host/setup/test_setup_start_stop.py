@@ -323,3 +323,76 @@ def test_module_already_set_up_by_its_parameters_is_taken_as_it_is(run, system, 
     assert "disksize 16 MiB, memlimit 4 MiB, RAM-only" in result.err
     assert [c[0] for c in kernel.calls] == ["swapon"]
     assert "unloaded" not in run("stop").err
+
+
+# -- the compression algorithm ----------------------------------------------------------------
+
+
+def test_start_sets_algorithm_and_level_before_disksize(run, system, kernel):
+    result = run("start", "--algorithm", "zstd", "--level", "9")
+    assert result.status == 0, result
+    d = "/sys/block/ramzswap0"
+    writes = [c[1:] for c in kernel.calls if c[0] == "write"]
+    assert writes[-3:] == [(f"{d}/comp_algorithm", "zstd"), (f"{d}/comp_level", "9"),
+                           (f"{d}/disksize", str(64 * MIB))]
+    assert system.read(f"{d}/comp_algorithm").split() == ["lz4", "lz4hc", "lzo-rle", "lzo",
+                                                          "[zstd]"]
+
+
+def test_the_kernel_command_line_chooses_the_algorithm(run, system, kernel):
+    system.write("/proc/cmdline", "root=/dev/vda ramzswap.algorithm=lz4hc ramzswap.level=12\n")
+    assert run("start").status == 0
+    d = "/sys/block/ramzswap0"
+    assert ("write", f"{d}/comp_algorithm", "lz4hc") in kernel.calls
+    assert ("write", f"{d}/comp_level", "12") in kernel.calls
+
+
+@pytest.mark.parametrize("driver", ["ramzswap", "zram"])
+def test_an_algorithm_the_kernel_lacks_is_refused_before_anything_changes(
+    run, system, kernel, driver
+):
+    if driver == "zram":
+        system.write("/lib/modules/6.1.0-test/modules.dep", "kernel/drivers/block/zram/zram.ko:\n")
+    result = run("start", "--algorithm", "deflate")
+    offered = {"ramzswap": "lz4, lz4hc, lzo-rle, lzo, zstd",
+               "zram": "lzo, lzo-rle, lz4, zstd"}[driver]
+    assert (result.status, result.out) == (2, "")
+    assert result.err == (
+        f"ramzswap-setup: error: option --algorithm: algorithm deflate: this kernel's {driver} "
+        f"offers {offered}; nothing changed\n"
+    )
+    assert [c for c in kernel.calls if c[0] not in ("modprobe", "modprobe -r")] == []
+    assert not system.exists(f"/sys/module/{driver}")  # loaded for the question, unloaded
+    assert system.swaps() == []
+
+
+def test_zram_takes_the_level_as_algorithm_params(run, system, kernel):
+    system.write("/lib/modules/6.1.0-test/modules.dep", "kernel/drivers/block/zram/zram.ko:\n")
+    assert run("start", "--algorithm", "zstd", "--level", "5").status == 0
+    d = "/sys/block/zram0"
+    assert ("write", f"{d}/comp_algorithm", "zstd") in kernel.calls
+    assert ("write", f"{d}/algorithm_params", "algo=zstd level=5") in kernel.calls
+
+
+def test_a_level_for_a_zram_without_levels_is_refused(run, system, kernel_factory):
+    system.write("/lib/modules/6.1.0-test/modules.dep", "kernel/drivers/block/zram/zram.ko:\n")
+    k = kernel_factory(zram_levels=False)
+    result = run("start", "--algorithm", "zstd", "--level", "5", k=k)
+    assert result.status == 2
+    assert "level 5: this kernel's zram takes no level (algorithm_params, 6.12)" in result.err
+    assert result.err.count("\n") == 1
+    assert [c for c in k.calls if c[0] == "write"] == []
+
+
+def test_a_module_without_comp_algorithm_says_it_keeps_lz4(run, system, kernel_factory):
+    k = kernel_factory(ramzswap_algorithms=None)
+    result = run("start", "--algorithm", "zstd", k=k)
+    assert result.status == 0, result
+    assert "note: this ramzswap module always uses lz4 (not zstd)" in result.err
+
+
+def test_plan_shows_the_algorithm_and_where_it_came_from(run, system):
+    out = run("plan", "--algorithm", "zstd", "--level", "3").out
+    assert "algorithm  zstd level 3" in out and "option --algorithm" in out
+    bad = run("plan", "--level", "x")
+    assert bad.status == 2 and bad.err.count("\n") == 1
