@@ -851,13 +851,14 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	 * be set before init and swapon reads the flag once, so it is decided
 	 * here.
 	 */
-	err = rz_set_synchronous(dev->disk, !dev->bdev);
-	if (err)
-		return err;
-
 	comp = rz_comp_create(dev->comp_name, dev->comp_level);
 	if (IS_ERR(comp))
 		return PTR_ERR(comp);
+	err = rz_set_synchronous(dev->disk, !dev->bdev);
+	if (err) {
+		rz_comp_destroy(comp);
+		return err;
+	}
 
 	nr = disksize >> PAGE_SHIFT;
 	table = vzalloc(array_size(nr, sizeof(*table)));
