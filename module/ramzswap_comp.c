@@ -103,7 +103,10 @@ struct rz_comp *rz_comp_create(const char *name, int level)
 	return comp;
 }
 
-/* Also for a half-made one: ctx_free() takes contexts never initialised. */
+/*
+ * Also for a half-made one: ctx_free() runs once on every context, made,
+ * half made by a failed ctx_init() or never initialised (zeroed).
+ */
 void rz_comp_destroy(struct rz_comp *comp)
 {
 	int cpu;

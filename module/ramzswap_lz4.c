@@ -30,7 +30,6 @@ static int rz_lz4_init(struct rz_cctx *ctx)
 static void rz_lz4_free(struct rz_cctx *ctx)
 {
 	kvfree(ctx->cmem);
-	ctx->cmem = NULL;
 }
 
 static unsigned int rz_lz4_compress(struct rz_cctx *ctx, const void *src,

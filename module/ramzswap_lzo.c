@@ -26,7 +26,6 @@ static int rz_lzo_init(struct rz_cctx *ctx)
 static void rz_lzo_free(struct rz_cctx *ctx)
 {
 	kvfree(ctx->cmem);
-	ctx->cmem = NULL;
 }
 
 static unsigned int rz_lzo_len(int ret, size_t len, unsigned int max_len)

@@ -51,6 +51,18 @@ static int rz_parse_u64(const char *s, u64 *val)
 	return kstrtoull(s, 10, val) ? -EINVAL : 0;
 }
 
+/* A plain decimal number (see rz_parse_u64()) up to @max. */
+static int rz_parse_number(const char *buf, size_t len, u64 max, u64 *val)
+{
+	char arg[32];
+	int err;
+
+	err = rz_get_arg(buf, len, arg, sizeof(arg));
+	if (!err)
+		err = rz_parse_u64(arg, val);
+	return err || *val > max ? -EINVAL : 0;
+}
+
 /* Bytes, with an optional K, M, G or T suffix (powers of 1024). */
 static int rz_parse_size(const char *buf, size_t len, u64 *val)
 {
@@ -218,14 +230,9 @@ static ssize_t backing_write_limit_store(struct device *d,
 					 const char *buf, size_t len)
 {
 	struct rz_dev *dev = rz_dev_of(d);
-	char arg[32];
 	u64 pages;
-	int err;
 
-	err = rz_get_arg(buf, len, arg, sizeof(arg));
-	if (!err)
-		err = rz_parse_u64(arg, &pages);
-	if (err || pages > LONG_MAX)
+	if (rz_parse_number(buf, len, LONG_MAX, &pages))
 		return -EINVAL;
 	mutex_lock(&dev->lock);
 	atomic_long_set(&dev->bwl_left, pages);
@@ -283,17 +290,11 @@ static ssize_t comp_level_store(struct device *d,
 				const char *buf, size_t len)
 {
 	struct rz_dev *dev = rz_dev_of(d);
-	char arg[16];
 	u64 level;
 	int err;
 
-	err = rz_get_arg(buf, len, arg, sizeof(arg));
-	if (!err)
-		err = rz_parse_u64(arg, &level);
-	if (!err && level > INT_MAX)
-		err = -EINVAL;
-	if (err)
-		return err;
+	if (rz_parse_number(buf, len, INT_MAX, &level))
+		return -EINVAL;
 	mutex_lock(&dev->lock);
 	err = dev->init_done ? -EBUSY : rz_set_comp(dev, NULL, level);
 	mutex_unlock(&dev->lock);

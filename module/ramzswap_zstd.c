@@ -23,9 +23,6 @@ static void rz_zstd_ctx_free(struct rz_cctx *ctx)
 	kvfree(ctx->cmem);
 	kvfree(ctx->dmem);
 	kfree(ctx->priv);
-	ctx->cmem = NULL;
-	ctx->dmem = NULL;
-	ctx->priv = NULL;
 }
 
 static int rz_zstd_ctx_init(struct rz_cctx *ctx)
@@ -44,13 +41,11 @@ static int rz_zstd_ctx_init(struct rz_cctx *ctx)
 	dsize = rz_zstd_dctx_size();
 	ctx->cmem = kvmalloc(csize, GFP_KERNEL);
 	ctx->dmem = kvmalloc(dsize, GFP_KERNEL);
+	/* what was made of a failed one is freed with the rest (rz_comp_destroy()) */
 	if (!ctx->cmem || !ctx->dmem ||
 	    !rz_zstd_init(z, ctx->cmem, csize, ctx->dmem, dsize))
-		goto fail;
+		return -ENOMEM;
 	return 0;
-fail:
-	rz_zstd_ctx_free(ctx);
-	return -ENOMEM;
 }
 
 static unsigned int rz_zstd_page_compress(struct rz_cctx *ctx,
