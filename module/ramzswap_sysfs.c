@@ -252,12 +252,13 @@ static ssize_t comp_algorithm_show(struct device *d,
 				   struct device_attribute *attr, char *buf)
 {
 	struct rz_dev *dev = rz_dev_of(d);
-	ssize_t n;
+	char name[RZ_COMP_NAME_MAX];
 
+	/* a copy: a write may change the name while the list is made */
 	mutex_lock(&dev->lock);
-	n = rz_backends_show(buf, dev->comp_name);
+	strscpy(name, dev->comp_name, sizeof(name));
 	mutex_unlock(&dev->lock);
-	return n;
+	return rz_backends_show(buf, name);
 }
 
 static ssize_t comp_algorithm_store(struct device *d,
