@@ -29,7 +29,7 @@ help:
 	@echo "  make check-fresh             make demo on a fresh Debian root (mmdebstrap, root only)"
 	@echo "  make check-debug             the module on a debug kernel -> out/check-debug/"
 	@echo "  make bench-setup ARCH=...   boot cost of ramzswap-setup start (goal: <= 2 x python3)"
-	@echo "  make bench [ARCH= RUNS=]     ramzswap vs zram side by side -> out/bench/"
+	@echo "  make bench [ARCH= RUNS= BENCH_ALGOS=] ramzswap vs zram per compressor -> out/bench/"
 	@echo "  make bench-backing           swap with a throttled backing disk -> out/bench/backing.md"
 	@echo "  make reliability [SOAK=min]  fault injection, stress, soak, fuzz -> out/reliability/"
 
@@ -62,20 +62,23 @@ demo: image
 bench-setup: deps
 	@$(PY) -m rztools.bench.setup_cost --arch $(ARCH) --kernel $(KERNEL) --mem $(MEM)
 
-# ramzswap against zram, and the reliability scenarios (issue 6).  Results: out/bench/,
-# out/reliability/.  RUNS= runs per backend (default 3); SOAK= soak minutes (default 10).
-RUNS ?= 3
+# ramzswap against zram per compressor, and the reliability scenarios.  Results:
+# out/bench/, out/reliability/.  RUNS= pairs per algorithm and data set (bench: 6, the
+# fewest with a 95 % interval; bench-backing: 3); BENCH_ALGOS= and BENCH_DATASETS= pick
+# subsets (comma-separated); SOAK= soak minutes (default 10).  The tools read RUNS and
+# BENCH_* from the environment.
+export RUNS BENCH_ALGOS BENCH_DATASETS
 SOAK ?= 10
 # Swap with a throttled backing disk (rztools.bench.backing) matters from 6.3 on, where
 # swap waits for every write to a synchronous disk: it runs on this kernel.
 BACKING_KERNEL ?= 6.12
 .PHONY: bench bench-backing reliability
 bench: image
-	@$(PY) -m rztools.bench.swap --arch $(ARCH) --kernel $(KERNEL) --runs $(RUNS)
-	@$(PY) -m rztools.bench.backing --arch $(ARCH) --kernel $(BACKING_KERNEL) --runs $(RUNS)
+	@$(PY) -m rztools.bench.swap --arch $(ARCH) --kernel $(KERNEL)
+	@$(PY) -m rztools.bench.backing --arch $(ARCH) --kernel $(BACKING_KERNEL)
 
 bench-backing: deps
-	@$(PY) -m rztools.bench.backing --arch $(ARCH) --kernel $(BACKING_KERNEL) --runs $(RUNS)
+	@$(PY) -m rztools.bench.backing --arch $(ARCH) --kernel $(BACKING_KERNEL)
 
 reliability: image
 	@$(PY) -m rztools.bench.reliability --arch $(ARCH) --kernel $(KERNEL) --soak-minutes $(SOAK)

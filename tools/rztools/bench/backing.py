@@ -34,12 +34,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..arches import DEFAULT_ARCH
 from ..target import booter
 from ..target import swapdevs as sd
 from ..target.console import ConsoleError
 from ..target.qemu import QemuError
 from .figures import fmt, fmt_range, summarize
+from .plan import GuestPlan
 
 REPO = Path(__file__).resolve().parents[3]
 OUT = REPO / "out" / "bench"
@@ -59,17 +59,9 @@ FIGURES = {
 
 
 @dataclass(frozen=True)
-class Plan:
-    arch: str = DEFAULT_ARCH
+class Plan(GuestPlan):
     kernel: str = "6.12"            # the kernels where it matters are 6.3 and later
-    mem: str = "256M"
-    smp: int = 2
-    runs: int = 3
-    workload_mib: int = 24
-    scan_mib: int = 72
-    passes: int = 2
     random_pct: int = 10
-    disksize: str = "256M"
     backing: str = "512M"
     throttle: str = THROTTLE
 

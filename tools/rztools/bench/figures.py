@@ -5,6 +5,8 @@ Shared by every benchmark so that their tables read the same.
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
 from collections.abc import Iterable
 
@@ -30,3 +32,39 @@ def fmt_range(s: dict[str, float | None]) -> str:
     if s["median"] is None:
         return "n/a"
     return f"**{fmt(s['median'])}** ({fmt(s['min'])}–{fmt(s['max'])})"
+
+
+def median_interval(values: Iterable[float | None],
+                    confidence: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free interval for the median: the k-th smallest and k-th largest of n
+    values, with k the largest for which the median lies outside with probability at most
+    1 - confidence (a sign test: each value falls below the median with probability 1/2).
+    None when n is too small for any such k (under 6 values at 95 %)."""
+    vals = sorted(v for v in values if v is not None)
+    n = len(vals)
+    alpha = (1 - confidence) / 2
+    below, k = 0.0, 0     # below: P(fewer than k+1 of n values lie under the median)
+    while k < n // 2:
+        below += math.comb(n, k) / 2 ** n
+        if below > alpha:
+            break
+        k += 1
+    return None if k == 0 else (vals[k - 1], vals[n - k])
+
+
+def verdict(interval: tuple[float, float] | None, threshold: float) -> str:
+    """"met" only when the whole interval is at or above the threshold, "not met" when it
+    is below; "unsettled" when it straddles the threshold or there is no interval."""
+    if interval is None:
+        return "unsettled"
+    lo, hi = interval
+    if lo >= threshold:
+        return "met"
+    if hi < threshold:
+        return "not met"
+    return "unsettled"
+
+
+def host_load() -> tuple[float, float, float]:
+    """The build machine's load averages (1, 5, 15 min): what the figures shared it with."""
+    return os.getloadavg()

@@ -2,9 +2,11 @@
 
     python -m rztools.bench.swap --arch x86_64 [--runs 3]
 
-One boot (256M, 2 vCPUs, vm.page-cluster=0).  For each data set (zero, text, a
-heap captured from a real python3 process in the guest, random, mixed) the two
-backends run alternately, A B A B, with the same disksize and memlimit.  Each run:
+One boot (256M, 2 vCPUs, vm.page-cluster=0).  For each compressor (lz4, lz4hc,
+lzo-rle, zstd, each at its default level in both drivers) and each data set (zero,
+text, a heap captured from a real python3 process in the guest, random, mixed) the
+two backends run as a pair, with the same algorithm, disksize and memlimit, the order
+alternated from one pair to the next (A B, B A, ...).  Each run:
 
 - timed: rzscan fills SCAN_MIB and scans it PASSES times, confined to a memory
   cgroup of WORKLOAD_MIB (a third of the data): pages/s = (pswpout + pswpin) / elapsed,
@@ -15,6 +17,12 @@ backends run alternately, A B A B, with the same disksize and memlimit.  Each ru
   they are stopped and the device's stats give orig/compr and orig_data_size /
   mem_used_total; then one worker is killed (half the pages freed, scattered over
   the store), and compr_data_size / mem_used_total is read once the frees settled.
+
+Speed on a shared machine is settled over pairs: the ratio ramzswap/zram of each pair,
+their median and a distribution-free 95 % interval for it; a goal is met or not met
+only when the interval lies on one side of its threshold, else it is unsettled (and
+under 6 pairs there is no interval).  The host's load average is recorded beside the
+figures.
 
 Why a memory cgroup and not 3x the guest's RAM: a 256M guest cannot hold 768M of
 text (2:1) or random data compressed in its RAM: the store alone would pass RAM and
@@ -40,18 +48,21 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL
 from ..target import booter
 from ..target import guestproc as gp
 from ..target import swapdevs as sd
 from ..target.console import ConsoleError
 from ..target.qemu import QemuError
 from . import allocator
-from .figures import fmt, fmt_range, summarize
+from .figures import fmt, fmt_range, host_load, median_interval, summarize, verdict
+from .plan import GuestPlan
 
 REPO = Path(__file__).resolve().parents[3]
 OUT = REPO / "out" / "bench"
 HEAP_FILE = "/root/heap.bin"
+# the compressors both drivers offer, each at its default level (lz4: acceleration 1,
+# lz4hc: 9, zstd: 3; lzo-rle has none)
+ALGORITHMS = ("lz4", "lz4hc", "lzo-rle", "zstd")
 GROUP = "rzbench"
 # the issue's figures (results.json), then ours (ratios.json, runs.json, results.md)
 FIGURES = ("pages_per_s", "us_per_page", "ratio", "orig_per_mem_used",
@@ -75,22 +86,24 @@ FIGURE_INFO = {
 
 
 @dataclass(frozen=True)
-class Plan:
-    arch: str = DEFAULT_ARCH
-    kernel: str = DEFAULT_KERNEL
-    mem: str = "256M"
-    smp: int = 2
-    runs: int = 3
-    workload_mib: int = 40          # the rzscan memory cgroup's memory.max
-    scan_mib: int = 120             # 3x the workload's RAM
-    passes: int = 3
-    rewrite_passes: int = 2         # the --rewrite run: every pass swaps every page out
-    disksize: str = "256M"          # the same for both backends
+class Plan(GuestPlan):
+    runs: int = 6                   # pairs: 6 is the fewest with a 95 % interval
+    rewrite_passes: int = 1         # the --rewrite run: every pass swaps every page out
     memlimit: str = "128M"
     heap_mib: int = 32
     size_sample_mib: int = 16       # pages per data set whose compressed sizes are recorded
     datasets: tuple[str, ...] = ("zero", "text", "heap", "random", "mixed")
     backends: tuple[str, ...] = sd.BACKENDS
+    algorithms: tuple[str, ...] = ALGORITHMS
+
+    def groups(self) -> list[tuple[str, str]]:
+        """(algorithm, data set) in the order the report lists them."""
+        return [(alg, ds) for alg in self.algorithms for ds in self.datasets]
+
+    def order(self, run: int) -> tuple[str, ...]:
+        """The backends of pair `run`, the order swapped from one pair to the next so
+        that neither always runs first (after the other's frees, on a warmer cache)."""
+        return self.backends if run % 2 == 0 else tuple(reversed(self.backends))
 
     def scan_data(self, dataset: str) -> str:
         return f"file:{HEAP_FILE}" if dataset == "heap" else dataset
@@ -132,60 +145,97 @@ def run_figures(report: dict, rewrite: dict, sys_s: float, full: dict[str, int],
     return figs
 
 
+def spread(values: list[float | None]) -> dict:
+    """min/median/max and the 95 % interval of the median (None under 6 values)."""
+    out: dict = summarize(values)
+    out["ci95"] = median_interval(values)
+    return out
+
+
+def of_group(runs: list[dict], alg: str, ds: str) -> list[dict]:
+    return [r for r in runs if r.get("algorithm", "lz4") == alg and r["dataset"] == ds]
+
+
 def records(runs: list[dict], plan: Plan,
             figures: tuple[str, ...] = FIGURES) -> list[dict]:
-    """results.json: one record per data set and backend (the issue's figures)."""
+    """results.json: one record per algorithm, data set and backend."""
     out = []
-    for ds in plan.datasets:
+    for alg, ds in plan.groups():
         for be in plan.backends:
-            mine = [r for r in runs if r["dataset"] == ds and r["backend"] == be]
-            rec: dict = {"dataset": ds, "backend": be, "runs": len(mine)}
+            mine = [r for r in of_group(runs, alg, ds) if r["backend"] == be]
+            rec: dict = {"algorithm": alg, "dataset": ds, "backend": be, "runs": len(mine)}
             for fig in figures:
-                rec[fig] = summarize(r["figures"][fig] for r in mine)
+                rec[fig] = spread([r["figures"][fig] for r in mine])
             out.append(rec)
     return out
 
 
 def paired_ratios(runs: list[dict], plan: Plan, a: str = "ramzswap",
                   b: str = "zram") -> list[dict]:
-    """ramzswap/zram of every figure, run i against run i (they ran back to back)."""
+    """ramzswap/zram of every figure, pair i against pair i (they ran back to back)."""
     out = []
-    for ds in plan.datasets:
-        rec: dict = {"dataset": ds, "ratio_of": f"{a}/{b}"}
-        by_run = {(r["backend"], r["run"]): r for r in runs if r["dataset"] == ds}
+    for alg, ds in plan.groups():
+        rec: dict = {"algorithm": alg, "dataset": ds, "ratio_of": f"{a}/{b}"}
+        by_run = {(r["backend"], r["run"]): r for r in of_group(runs, alg, ds)}
         pairs = [(by_run[(a, i)], by_run[(b, i)]) for i in range(plan.runs)
                  if (a, i) in by_run and (b, i) in by_run]
         rec["pairs"] = len(pairs)
         for fig in ALL_FIGURES:
-            rec[fig] = summarize(div(x["figures"][fig], y["figures"][fig]) for x, y in pairs)
+            rec[fig] = spread([div(x["figures"][fig], y["figures"][fig]) for x, y in pairs])
         out.append(rec)
     return out
 
 
+GOAL_DATASETS = ("text", "heap", "mixed")
 GOALS = (
     # (text, figure, data sets, threshold, compared with zram?)
-    ("pages/s >= 1.0x zram on text and heap data", "pages_per_s", ("text", "heap"), 1.0, True),
-    ("orig/mem_used >= 1.0x zram", "orig_per_mem_used", None, 1.0, True),
+    ("pages/s >= 1.0x zram", "pages_per_s", GOAL_DATASETS, 1.0, True),
+    ("orig/mem_used >= 1.0x zram", "orig_per_mem_used", GOAL_DATASETS, 1.0, True),
     ("compr/mem_used >= 0.90 after churn", "compr_per_mem_used_after_churn", None, 0.90, False),
 )
 
 
 def goal_rows(recs: list[dict], ratios: list[dict]) -> list[dict]:
-    """Each goal of the issue per data set, on the medians: value and whether it is met."""
+    """Each goal per algorithm and data set: the median, its 95 % interval, and the
+    verdict on the interval (met, not met, unsettled)."""
     rows = []
     for text, fig, datasets, threshold, relative in GOALS:
-        for ds_rec in ratios:
-            ds = ds_rec["dataset"]
+        for group in ratios:
+            alg, ds = group["algorithm"], group["dataset"]
             if datasets and ds not in datasets:
                 continue
             if relative:
-                value = ds_rec[fig]["median"]
+                s = group[fig]
             else:
-                value = next(r[fig]["median"] for r in recs
-                             if r["dataset"] == ds and r["backend"] == "ramzswap")
-            rows.append({"goal": text, "dataset": ds, "value": value,
-                         "met": None if value is None else value >= threshold})
+                s = next(r[fig] for r in recs if r["algorithm"] == alg
+                         and r["dataset"] == ds and r["backend"] == "ramzswap")
+            if s["median"] is None:
+                continue  # no meaning here (a store of same-filled pages only)
+            rows.append({"goal": text, "algorithm": alg, "dataset": ds,
+                         "value": s["median"], "ci95": s["ci95"],
+                         "verdict": verdict(s["ci95"], threshold)})
     return rows
+
+
+def fmt_ci(s: dict) -> str:
+    """**median** [95 % interval], or the median alone where there are too few pairs."""
+    if s["median"] is None:
+        return "n/a"
+    ci = s.get("ci95")
+    tail = f" [{fmt(ci[0])}–{fmt(ci[1])}]" if ci else " [too few]"
+    return f"**{fmt(s['median'])}**{tail}"
+
+
+def fmt_load(load: dict | None) -> str:
+    if not load:
+        return "not recorded"
+    parts = [f"{k} {' / '.join(fmt(v) for v in load[k])}" for k in ("start", "end")
+             if load.get(k)]
+    runs = load.get("per_run")
+    if runs and runs.get("median") is not None:
+        parts.append(f"1-min average at the start of each run: median {fmt(runs['median'])}, "
+                     f"max {fmt(runs['max'])}")
+    return "; ".join(parts)
 
 
 def markdown(plan: Plan, recs: list[dict], ratios: list[dict], goals: list[dict],
@@ -194,10 +244,13 @@ def markdown(plan: Plan, recs: list[dict], ratios: list[dict], goals: list[dict]
         f"# ramzswap vs zram ({plan.arch}, Linux {meta.get('kernel_release', plan.kernel)})",
         "",
         f"One guest: {plan.mem} RAM, {plan.smp} vCPUs ({meta.get('accel', 'tcg')}), "
-        f"vm.page-cluster=0; disksize {plan.disksize} and memlimit {plan.memlimit} for both "
-        f"(zram: lz4). rzscan {plan.scan_mib} MiB, {plan.passes} passes, in a memory cgroup "
-        f"of {plan.workload_mib} MiB: 3x the RAM the workload may use. Backends alternate "
-        f"A B A B, {plan.runs} runs each. Cells: **median** (min–max).",
+        f"vm.page-cluster=0; disksize {plan.disksize} and memlimit {plan.memlimit} for both, "
+        f"the same compressor in both at its default level ({', '.join(plan.algorithms)}). "
+        f"rzscan {plan.scan_mib} MiB, {plan.passes} passes, in a memory cgroup "
+        f"of {plan.workload_mib} MiB: 3x the RAM the workload may use. {plan.runs} pairs "
+        "per algorithm and data set, the order alternated (A B, B A, ...).",
+        "",
+        f"Host load average (1 / 5 / 15 min): {fmt_load(meta.get('load'))}.",
         "",
         "Why not 3x the guest's RAM: the compressed store lives in the same 256M; 768M of "
         "text (about 2:1) or random data cannot fit compressed in it and the guest would "
@@ -206,25 +259,32 @@ def markdown(plan: Plan, recs: list[dict], ratios: list[dict], goals: list[dict]
         f"Wall time: {fmt(meta.get('elapsed_s'), 0)} s. Figures are ratios measured side by "
         "side; absolute times under emulation mean nothing.",
         "",
-        "## ramzswap / zram (paired runs)",
+        "## Goals (verdict on the 95 % interval of the median over pairs; reported, "
+        "not asserted)",
         "",
-        "| data set | " + " | ".join(FIGURE_INFO[f][0] for f in ALL_FIGURES) + " |",
-        "| --- |" + " --- |" * len(ALL_FIGURES),
+        "| goal | algorithm | data set | median [95 % interval] | verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for g in goals:
+        ci = f" [{fmt(g['ci95'][0])}–{fmt(g['ci95'][1])}]" if g["ci95"] else " [too few]"
+        v = g["verdict"] if g["verdict"] != "not met" else "**not met**"
+        lines.append(f"| {g['goal']} | {g['algorithm']} | {g['dataset']} | "
+                     f"{fmt(g['value'])}{ci} | {v} |")
+    lines += [
+        "", "## ramzswap / zram (paired runs: **median** [95 % interval])", "",
+        "| algorithm | data set | pairs | " + " | ".join(FIGURE_INFO[f][0] for f in ALL_FIGURES)
+        + " |", "| --- | --- | --- |" + " --- |" * len(ALL_FIGURES),
     ]
     for r in ratios:
-        lines.append(f"| {r['dataset']} | "
-                     + " | ".join(fmt_range(r[f]) for f in ALL_FIGURES) + " |")
-    lines += ["", "## Per backend", "",
-              "| data set | backend | runs | " + " | ".join(FIGURE_INFO[f][0] for f in ALL_FIGURES)
-              + " |", "| --- | --- | --- |" + " --- |" * len(ALL_FIGURES)]
+        lines.append(f"| {r['algorithm']} | {r['dataset']} | {r['pairs']} | "
+                     + " | ".join(fmt_ci(r[f]) for f in ALL_FIGURES) + " |")
+    lines += ["", "## Per backend (**median** (min–max))", "",
+              "| algorithm | data set | backend | runs | "
+              + " | ".join(FIGURE_INFO[f][0] for f in ALL_FIGURES)
+              + " |", "| --- | --- | --- | --- |" + " --- |" * len(ALL_FIGURES)]
     for r in recs:
-        lines.append(f"| {r['dataset']} | {r['backend']} | {r['runs']} | "
+        lines.append(f"| {r['algorithm']} | {r['dataset']} | {r['backend']} | {r['runs']} | "
                      + " | ".join(fmt_range(r[f]) for f in ALL_FIGURES) + " |")
-    lines += ["", "## Goals (issue 6; medians; reported, not asserted)", "",
-              "| goal | data set | value | met |", "| --- | --- | --- | --- |"]
-    for g in goals:
-        met = {True: "yes", False: "**no**", None: "n/a"}[g["met"]]
-        lines.append(f"| {g['goal']} | {g['dataset']} | {fmt(g['value'])} | {met} |")
     notes = meta.get("notes") or []
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
@@ -245,7 +305,7 @@ def run_notes(runs: list[dict]) -> list[str]:
     """Things a reader of the figures must know: failed writes, mismatches, swap traffic."""
     notes = []
     for r in runs:
-        tag = f"{r['dataset']}/{r['backend']} run {r['run']}"
+        tag = f"{r.get('algorithm', 'lz4')}/{r['dataset']}/{r['backend']} run {r['run']}"
         if r["mismatches"]:
             notes.append(f"{tag}: rzscan found {r['mismatches']} mismatching pages")
         if r["status"]:
@@ -279,7 +339,8 @@ def chart(plan: Plan, recs: list[dict], ratios: list[dict], path: Path) -> None:
     fig = plt.figure(figsize=(15, 10), constrained_layout=True)
     grid = fig.add_gridspec(3, 3)
     ax = fig.add_subplot(grid[0, :])
-    datasets = list(plan.datasets)
+    groups = plan.groups()
+    labels = [ds if len(plan.algorithms) == 1 else f"{alg}\n{ds}" for alg, ds in groups]
     top = FIGURES + ("pages_per_s_rewrite",)
     width = 0.8 / len(top)
     for k, f in enumerate(top):
@@ -289,9 +350,11 @@ def chart(plan: Plan, recs: list[dict], ratios: list[dict], path: Path) -> None:
             s = r[f]
             if s["median"] is None:
                 continue
-            # show "better for ramzswap" always above 1: invert lower-is-better figures
-            med, mn, mx = ((s["median"], s["min"], s["max"]) if higher else
-                           (1 / s["median"], 1 / s["max"], 1 / s["min"]))
+            # whiskers: the 95 % interval where there is one, else min-max; "better for
+            # ramzswap" always above 1: lower-is-better figures are inverted
+            low, high = s["ci95"] or (s["min"], s["max"])
+            med, mn, mx = ((s["median"], low, high) if higher else
+                           (1 / s["median"], 1 / high, 1 / low))
             xs.append(i + (k - len(top) / 2 + 0.5) * width)
             ys.append(med)
             lo.append(med - mn)
@@ -299,18 +362,19 @@ def chart(plan: Plan, recs: list[dict], ratios: list[dict], path: Path) -> None:
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2,
                label=label + ("" if higher else " (inverted)"))
     ax.axhline(1.0, color="black", lw=1)
-    ax.set_xticks(range(len(datasets)), datasets)
+    ax.set_xticks(range(len(groups)), labels, fontsize=7)
     ax.set_ylabel("ramzswap advantage (x zram)")
     ax.set_title(f"ramzswap vs zram on {plan.arch}: above 1.0 favours ramzswap "
-                 f"(median, whiskers min–max over {plan.runs} paired runs)")
+                 f"(median, whiskers its 95 % interval over {plan.runs} pairs)")
     ax.legend(fontsize=8, ncol=3, loc="upper left")
     for k, f in enumerate(FIGURES):
         label, higher = FIGURE_INFO[f]
         a = fig.add_subplot(grid[1 + k // 3, k % 3])
         for j, be in enumerate(plan.backends):
             xs, ys, lo, hi = [], [], [], []
-            for i, ds in enumerate(datasets):
-                s = next(r[f] for r in recs if r["dataset"] == ds and r["backend"] == be)
+            for i, (alg, ds) in enumerate(groups):
+                s = next(r[f] for r in recs if r["algorithm"] == alg and r["dataset"] == ds
+                         and r["backend"] == be)
                 if s["median"] is None:
                     continue
                 xs.append(i + (j - 0.5) * 0.4)
@@ -320,7 +384,7 @@ def chart(plan: Plan, recs: list[dict], ratios: list[dict], path: Path) -> None:
             a.bar(xs, ys, 0.4, yerr=[lo, hi], capsize=2, color=colors.get(be), label=be)
         if f == "compr_per_mem_used_after_churn":
             a.axhline(0.90, color="green", ls="--", lw=1, label="goal 0.90")
-        a.set_xticks(range(len(datasets)), datasets, fontsize=8)
+        a.set_xticks(range(len(groups)), labels, fontsize=6)
         a.set_title(label + (" — higher is better" if higher else " — lower is better"),
                     fontsize=9)
         a.legend(fontsize=7)
@@ -363,6 +427,17 @@ def record_sizes(sh: sd.Shell, plan: Plan) -> dict[str, dict]:
     return sizes
 
 
+def check_algorithms(sh: sd.Shell, plan: Plan) -> None:
+    """Both drivers offer every algorithm of the plan, or the run stops before it starts."""
+    for be in plan.backends:
+        out = sh.check(f"modprobe {be} && cat {sd.sysdir(be)}/comp_algorithm; rmmod {be}")
+        offered = out.replace("[", " ").replace("]", " ").split()
+        missing = [a for a in plan.algorithms if a not in offered]
+        if missing:
+            raise sd.GuestError(f"{be} in this guest lacks {', '.join(missing)} "
+                                f"(it offers {' '.join(offered)})")
+
+
 def settle(sh: sd.Shell, backend: str, key: str, quiet_s: float = 1.0,
            timeout: float = 300.0) -> dict[str, int]:
     """Stats once `key` stopped changing for quiet_s."""
@@ -395,8 +470,10 @@ def churn_phase(sh: sd.Shell, backend: str, plan: Plan, dataset: str) -> tuple[d
     return full, churned
 
 
-def one_run(sh: sd.Shell, backend: str, plan: Plan, dataset: str, run: int) -> dict:
-    sd.setup(sh, backend, sd.SwapConfig(plan.disksize, plan.memlimit))
+def one_run(sh: sd.Shell, backend: str, plan: Plan, algorithm: str, dataset: str,
+            run: int) -> dict:
+    load = host_load()[0]
+    sd.setup(sh, backend, sd.SwapConfig(plan.disksize, plan.memlimit, algorithm=algorithm))
     try:
         sh.check("sync; echo 3 > /proc/sys/vm/drop_caches")
         if dataset == "heap":  # its page cache belongs to the root group, not the workload's
@@ -417,7 +494,8 @@ def one_run(sh: sd.Shell, backend: str, plan: Plan, dataset: str, run: int) -> d
         sd.teardown(sh, backend)
     rep = res.report
     return {
-        "dataset": dataset, "backend": backend, "run": run,
+        "algorithm": algorithm, "dataset": dataset, "backend": backend, "run": run,
+        "host_load": load,
         "status": max(res.status, rewrite.status),
         "mismatches": res.mismatches + rewrite.mismatches, "elapsed_s": rep["elapsed_s"],
         "pswpin": rep["pswpin"], "pswpout": rep["pswpout"], "rzscan_sys_s": rep["sys_s"],
@@ -439,17 +517,22 @@ class Bench:
         self.meta["heap"] = prepare_guest(sh, self.plan)
         log(f"heap data set: {self.meta['heap']}")
         self.meta["sizes"] = record_sizes(sh, self.plan)
+        check_algorithms(sh, self.plan)
         gp.take_kernel_log(sh)
+        self.meta["load"] = {"start": host_load()}
         for run in range(self.plan.runs):
-            for ds in self.plan.datasets:
-                for be in self.plan.backends:
-                    r = one_run(sh, be, self.plan, ds, run)
+            for alg, ds in self.plan.groups():
+                for be in self.plan.order(run):
+                    r = one_run(sh, be, self.plan, alg, ds, run)
                     self.runs.append(r)
                     f = r["figures"]
-                    log(f"run {run} {ds:6s} {be:8s} {fmt(f['pages_per_s'], 0):>7} pages/s  "
+                    log(f"pair {run} {alg:7s} {ds:6s} {be:8s} "
+                        f"{fmt(f['pages_per_s'], 0):>7} pages/s  "
                         f"ratio {fmt(f['ratio'])}  orig/used {fmt(f['orig_per_mem_used'])}  "
                         f"churn compr/used {fmt(f['compr_per_mem_used_after_churn'])}  "
                         f"sys {fmt(f['sys_s'])} s  mismatches {r['mismatches']}")
+        self.meta["load"].update(end=host_load(),
+                                 per_run=summarize(r["host_load"] for r in self.runs))
         self.meta["kernel_problems"] = gp.kernel_problems(gp.take_kernel_log(sh))
         self.meta["elapsed_s"] = time.monotonic() - t0
 
@@ -486,8 +569,13 @@ class Bench:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="rztools.bench.swap", description=__doc__.split("\n")[0])
     booter.add_arguments(ap, OUT)
-    ap.add_argument("--runs", type=int, default=os.environ.get("RUNS") or "3")
-    ap.add_argument("--datasets", default="", help="comma-separated subset (default: all)")
+    ap.add_argument("--runs", type=int, default=os.environ.get("RUNS") or str(Plan.runs),
+                    help="pairs per algorithm and data set (RUNS)")
+    ap.add_argument("--datasets", default=os.environ.get("BENCH_DATASETS", ""),
+                    help="comma-separated subset (default: all; BENCH_DATASETS)")
+    ap.add_argument("--algorithms", default=os.environ.get("BENCH_ALGOS", ""),
+                    help=f"comma-separated subset of {','.join(ALGORITHMS)} "
+                         "(default: all; BENCH_ALGOS)")
     ap.add_argument("--no-alloc", action="store_true", help="skip the allocator benchmark")
     a = booter.parse_args(ap, argv)
     booter.at_least(ap.prog, a.runs, 1, "--runs (RUNS)")
@@ -495,9 +583,13 @@ def main(argv: list[str] | None = None) -> int:
     datasets = booter.pick(ap.prog, a.datasets, plan.datasets, "data set")
     if datasets:
         plan = replace(plan, datasets=datasets)
+    algorithms = booter.pick(ap.prog, a.algorithms, plan.algorithms, "algorithm")
+    if algorithms:
+        plan = replace(plan, algorithms=algorithms)
     print(f"bench: {plan.arch}: rzscan {plan.scan_mib} MiB in a {plan.workload_mib} MiB "
           f"memory cgroup (3x the workload's RAM; the guest's {plan.mem} cannot hold 3x "
-          f"its RAM of text or random data compressed), {plan.runs} runs per backend",
+          f"its RAM of text or random data compressed), {plan.runs} pairs per algorithm "
+          f"({', '.join(plan.algorithms)}) and data set ({', '.join(plan.datasets)})",
           flush=True)
     bench = Bench(plan, a.out)
     try:

@@ -45,6 +45,7 @@ class SwapConfig:
     memlimit: str = "0"           # "128M"; 0 = none
     backing: str = ""             # ramzswap only: a block device path
     backing_write_limit: int = 0  # ramzswap only: pages, 0 = unlimited
+    algorithm: str = "lz4"        # both: the compressor, at its default level
 
 
 def sysdir(backend: str, n: int = 0) -> str:
@@ -61,11 +62,13 @@ def setup_line(backend: str, cfg: SwapConfig) -> str:
     if backend == "zram":
         if cfg.backing or cfg.backing_write_limit:
             raise ValueError("the zram set-up here has no backing device")
-        steps.append(f"echo lz4 > {d}/comp_algorithm")
+        steps.append(f"echo {cfg.algorithm} > {d}/comp_algorithm")
         steps.append(f"echo {cfg.memlimit} > {d}/mem_limit")
     else:
         if cfg.backing:
             steps.append(f"echo {shlex.quote(cfg.backing)} > {d}/backing_swap")
+        if cfg.algorithm != "lz4":  # a module without comp_algorithm is lz4-only
+            steps.append(f"echo {cfg.algorithm} > {d}/comp_algorithm")
         steps.append(f"echo {cfg.memlimit} > {d}/memlimit")
         if cfg.backing_write_limit:
             steps.append(f"echo {cfg.backing_write_limit} > {d}/backing_write_limit")
