@@ -1,5 +1,5 @@
-"""Issue 6's reliability scenarios in their short form (`make reliability` runs the same
-code at full size: rztools.reliability.LONG).
+"""The reliability scenarios in their short form (`make reliability` runs the same
+code at full size: rztools.bench.reliability.LONG).
 
 Each scenario counts its own checks; a test fails on any failed check, with the
 scenario's notes and measured facts in the message, and also asserts the facts that
