@@ -59,6 +59,8 @@ def gather(env: Env) -> dict[str, Any]:
             "disksize": backend.int_attr(env, "disksize"),
             "memlimit": memlimit,
             "backing": backend.backing(env),
+            # what holds the data; None where the driver does not say (lz4-only modules)
+            "algorithm": backend.algorithms(env)[1],
         }
         device.update(counters)
         device["compression_ratio"] = _ratio(
@@ -95,7 +97,8 @@ def format_status(info: dict[str, Any]) -> str:
         ratio = d["compression_ratio"]
         lines.append(
             f"  stored {d['pages_stored']} pages ({_size(d['orig_data_size'])}) in "
-            f"{_size(d['compr_data_size'])}: ratio {ratio if ratio is not None else '-'}"
+            f"{_size(d['compr_data_size'])} with {d['algorithm'] or 'lz4'}: "
+            f"ratio {ratio if ratio is not None else '-'}"
         )
         used = f"  memory used {_size(d['mem_used_total'])} (max {_size(d['mem_used_max'])})"
         if d["memlimit_used"] is not None:

@@ -50,7 +50,7 @@ def test_status_json_matches_the_driver_stats(run, system, kernel, backed):
     assert dev["name"] == "ramzswap0" and dev["backend"] == "ramzswap" and dev["ours"] is True
     assert dev["swap_active"] is True and dev["swap_priority"] == 100
     assert dev["disksize"] == 256 * MIB and dev["memlimit"] == 40263680
-    assert dev["backing"] == "/dev/vdb"
+    assert dev["backing"] == "/dev/vdb" and dev["algorithm"] == "lz4"
     same_names = ["pages_stored", "orig_data_size", "compr_data_size", "mem_used_total",
                   "mem_used_max", "same_pages", "num_reads", "num_writes", "failed_reads",
                   "failed_writes", "notify_free", "backing_write_limit_left"]  # fmt: skip
@@ -79,7 +79,7 @@ def test_status_text(run, system, backed):
     assert out == [
         "ramzswap0 (ramzswap): swap on, priority 100",
         "  disksize 256 MiB, memlimit 38.4 MiB, backing /dev/vdb",
-        "  stored 2560 pages (10 MiB) in 2 MiB: ratio 5.0",
+        "  stored 2560 pages (10 MiB) in 2 MiB with lz4: ratio 5.0",
         "  memory used 3 MiB (max 4 MiB), 7.8% of memlimit",
         "  same-filled 100 pages, incompressible 7 pages",
         "  backing: 5 reads, 256 writes, 16128 pages of write limit left",
@@ -119,7 +119,7 @@ def test_zram_status_maps_mm_io_and_bd_stat(run, system, kernel):
     assert (dev["same_pages"], dev["incompressible_pages"]) == (11, 13)
     assert (dev["failed_reads"], dev["failed_writes"], dev["notify_free"]) == (1, 2, 4)
     assert (dev["num_reads"], dev["num_writes"]) == (100, 200)
-    assert dev["compression_ratio"] == 4.0
+    assert dev["compression_ratio"] == 4.0 and dev["algorithm"] == "lz4"  # what start set
     assert dev["memlimit"] == 0 and dev["memlimit_used"] is None
     assert dev["stats"]["io_stat"] == {
         "failed_reads": 1, "failed_writes": 2, "invalid_io": 3, "notify_free": 4,
@@ -223,3 +223,11 @@ def test_read_only_flash_is_reported_not_fatal(run, system, backed):
     result = run("status")
     assert result.status == 0
     assert "note: flash counters not saved to /var/lib/ramzswap/flash" in result.out
+
+
+def test_status_names_the_compressor_that_holds_the_data(run, system, kernel):
+    system.module_available("ramzswap")
+    assert run("start", "--algorithm", "zstd").status == 0
+    (dev,) = json.loads(run("status", "--json").out)["devices"]
+    assert dev["algorithm"] == "zstd"
+    assert " with zstd: ratio " in run("status").out
