@@ -261,7 +261,9 @@ def test_bench_plan_scales_the_workload_to_three_times_its_ram():
     plan = bench.Plan()
     assert plan.scan_mib == 3 * plan.workload_mib
     assert plan.scan_data("heap") == f"file:{bench.HEAP_FILE}"
-    assert set(plan.datasets) == {"zero", "text", "heap", "random", "mixed"}
+    # the goals' data sets by default; the bounds (zero, random) when asked for
+    assert plan.datasets == ("text", "heap", "mixed") == bench.GOAL_DATASETS
+    assert set(bench.DATASETS) == {"zero", "text", "heap", "random", "mixed"}
     assert Path(gp.GUEST_SCRIPTS / "heapdump.py").exists()
 
 
@@ -270,6 +272,7 @@ def test_bench_plan_scales_the_workload_to_three_times_its_ram():
     ("bench.swap", ["--runs", "0"], {}, "--runs (RUNS) must be at least 1, not 0"),
     ("bench.swap", ["--algorithms", "zstd,brotli"], {}, "unknown algorithm 'brotli'"),
     ("bench.swap", [], {"RUNS": "many"}, "invalid int value: 'many'"),
+    ("bench.swap", ["--report", "/nonexistent/runs.json"], {}, "cannot read saved runs"),
     ("bench.reliability", ["--only", "soak,nosuch"], {}, "unknown scenario 'nosuch'"),
     ("bench.reliability", [], {"SOAK": "0"}, "must be at least 0.5, not 0"),
     ("bench.reliability", [], {"SOAK": "long"}, "invalid float value: 'long'"),
@@ -345,3 +348,47 @@ def test_each_backend_is_set_to_the_algorithm_before_its_disksize():
         line = sd.setup_line(be, sd.SwapConfig("64M", algorithm="zstd"))
         assert f"echo zstd > /sys/block/{be}0/comp_algorithm" in line
         assert line.index("comp_algorithm") < line.index("disksize")
+
+
+# ---- a run cut short keeps what it measured ----------------------------------------------
+
+def test_runs_are_saved_after_each_one_and_reported_again_from_the_file(tmp_path, capsys):
+    """A bench killed after 3 of its 4 runs has them in runs.json; --report makes the
+    figures from that file alone, and says the run was cut short."""
+    plan = bench.Plan(runs=2, datasets=("text",), algorithms=("lz4",))
+    b = bench.Bench(plan, tmp_path / "b", meta={"kernel_release": "6.1.0-x"})
+    for i, be in [(0, "ramzswap"), (0, "zram"), (1, "zram")]:
+        b.runs.append(a_run("text", be, i, 1100 if be == "ramzswap" else 1000))
+        b.save_runs()
+        saved = json.loads((tmp_path / "b" / "runs.json").read_text())
+        assert len(saved["runs"]) == len(b.runs)
+    assert not (tmp_path / "b" / "runs.json.part").exists()
+    assert saved["plan"]["datasets"] == ["text"]
+
+    out = tmp_path / "again"
+    assert bench.main(["--report", str(tmp_path / "b" / "runs.json"), "--out", str(out),
+                       "--no-alloc"]) == 0
+    md = (out / "results.md").read_text()
+    assert "cut short: 3 of the 4 runs planned were done" in md
+    assert "Linux 6.1.0-x" in md
+    ratios = json.loads((out / "ratios.json").read_text())
+    assert [(r["algorithm"], r["dataset"], r["pairs"]) for r in ratios] == [("lz4", "text", 1)]
+    assert ratios[0]["pages_per_s"]["median"] == pytest.approx(1.1)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_a_whole_run_is_not_called_cut_short(tmp_path):
+    plan = bench.Plan(runs=1, datasets=("text",), algorithms=("lz4",))
+    b = bench.Bench(plan, tmp_path, [a_run("text", be, 0, 1000) for be in plan.backends])
+    b.write()
+    assert "cut short" not in (tmp_path / "results.md").read_text()
+
+
+def test_a_saved_file_without_runs_is_refused_in_one_line(tmp_path, capsys):
+    empty = bench.Bench(bench.Plan(), tmp_path / "e")
+    empty.save_runs()
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--report", str(tmp_path / "e" / "runs.json"), "--out", str(tmp_path / "o")])
+    assert e.value.code == 2
+    assert "holds no runs" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

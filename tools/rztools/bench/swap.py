@@ -30,9 +30,10 @@ the guest would OOM on those data sets.  The workload gets 3x the RAM it may use
 the guest keeps 256M for the store, like a device whose app has a memory budget.
 
 Writes out/bench/: results.json (the issue's schema), ratios.json, runs.json (every
-run), sizes.json (compressed-size histograms of each data set), results.md and
-results.png; a copy lands in out/bench/<arch>/.  Then runs the allocator
-microbenchmark (rztools.bench.allocator) on the recorded sizes.
+run, rewritten after each one: `--report out/bench/runs.json` makes the figures again
+from it, of a run cut short too), sizes.json (compressed-size histograms of each data
+set), results.md and results.png; a copy lands in out/bench/<arch>/.  Then runs the
+allocator microbenchmark (rztools.bench.allocator) on the recorded sizes.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ HEAP_FILE = "/root/heap.bin"
 # the compressors both drivers offer, each at its default level (lz4: acceleration 1,
 # lz4hc: 9, zstd: 3; lzo-rle has none)
 ALGORITHMS = ("lz4", "lz4hc", "lzo-rle", "zstd")
+# every data set rzscan offers; the goals are set on three of them, and a run takes
+# those unless told otherwise (the other two are bounds: zero is the same-page path,
+# random is what does not compress), since each data set adds a quarter hour per arch
+DATASETS = ("zero", "text", "heap", "random", "mixed")
+GOAL_DATASETS = ("text", "heap", "mixed")
 GROUP = "rzbench"
 # the issue's figures (results.json), then ours (ratios.json, runs.json, results.md)
 FIGURES = ("pages_per_s", "us_per_page", "ratio", "orig_per_mem_used",
@@ -92,7 +98,7 @@ class Plan(GuestPlan):
     memlimit: str = "128M"
     heap_mib: int = 32
     size_sample_mib: int = 16       # pages per data set whose compressed sizes are recorded
-    datasets: tuple[str, ...] = ("zero", "text", "heap", "random", "mixed")
+    datasets: tuple[str, ...] = GOAL_DATASETS
     backends: tuple[str, ...] = sd.BACKENDS
     algorithms: tuple[str, ...] = ALGORITHMS
 
@@ -186,7 +192,6 @@ def paired_ratios(runs: list[dict], plan: Plan, a: str = "ramzswap",
     return out
 
 
-GOAL_DATASETS = ("text", "heap", "mixed")
 GOALS = (
     # (text, figure, data sets, threshold, compared with zram?)
     ("pages/s >= 1.0x zram", "pages_per_s", GOAL_DATASETS, 1.0, True),
@@ -525,6 +530,7 @@ class Bench:
                 for be in self.plan.order(run):
                     r = one_run(sh, be, self.plan, alg, ds, run)
                     self.runs.append(r)
+                    self.save_runs()
                     f = r["figures"]
                     log(f"pair {run} {alg:7s} {ds:6s} {be:8s} "
                         f"{fmt(f['pages_per_s'], 0):>7} pages/s  "
@@ -536,20 +542,48 @@ class Bench:
         self.meta["kernel_problems"] = gp.kernel_problems(gp.take_kernel_log(sh))
         self.meta["elapsed_s"] = time.monotonic() - t0
 
+    def cut_short(self) -> list[str]:
+        planned = self.plan.runs * len(self.plan.groups()) * len(self.plan.backends)
+        if len(self.runs) >= planned:
+            return []
+        return [f"cut short: {len(self.runs)} of the {planned} runs planned were done; "
+                "the figures are those of the runs done"]
+
+    def runs_json(self) -> str:
+        return json.dumps({"plan": asdict(self.plan), "meta": self.meta, "runs": self.runs},
+                          indent=2) + "\n"
+
+    def save_runs(self) -> None:
+        """runs.json as it stands, after every run: a run cut short (a timeout, a lost
+        guest) keeps what it measured, and `--report` makes the figures from it.  Written
+        aside and renamed, so that a kill mid-write leaves the last whole file."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        part = self.out / "runs.json.part"
+        part.write_text(self.runs_json())
+        part.replace(self.out / "runs.json")
+
+    @classmethod
+    def from_runs(cls, path: Path, out: Path) -> Bench:
+        """A bench whose runs were saved in @path (runs.json), to report on again."""
+        saved = json.loads(path.read_text())
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in saved["plan"].items()}
+        return cls(Plan(**fields), out, saved["runs"], saved["meta"])
+
     def write(self) -> list[Path]:
         recs = records(self.runs, self.plan)
         recs_all = records(self.runs, self.plan, ALL_FIGURES)
         ratios = paired_ratios(self.runs, self.plan)
         goals = goal_rows(recs, ratios)
-        self.meta["notes"] = run_notes(self.runs) + [
+        self.meta["notes"] = self.cut_short() + run_notes(self.runs) + [
             f"kernel problem: {p}" for p in self.meta.get("kernel_problems", [])]
+        self.meta.setdefault("load", {}).setdefault(
+            "per_run", summarize(r.get("host_load") for r in self.runs))
         self.out.mkdir(parents=True, exist_ok=True)
         files = {
             "results.json": json.dumps(recs, indent=2),
             "ratios.json": json.dumps(ratios, indent=2),
             "goals.json": json.dumps(goals, indent=2),
-            "runs.json": json.dumps({"plan": asdict(self.plan), "meta": self.meta,
-                                     "runs": self.runs}, indent=2),
+            "runs.json": self.runs_json(),
             "sizes.json": json.dumps(self.meta.get("sizes", {}), indent=2),
             "results.md": markdown(self.plan, recs_all, ratios, goals, self.meta),
         }
@@ -572,15 +606,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=os.environ.get("RUNS") or str(Plan.runs),
                     help="pairs per algorithm and data set (RUNS)")
     ap.add_argument("--datasets", default=os.environ.get("BENCH_DATASETS", ""),
-                    help="comma-separated subset (default: all; BENCH_DATASETS)")
+                    help=f"comma-separated, of {','.join(DATASETS)}, or all "
+                         f"(default: {','.join(GOAL_DATASETS)}; BENCH_DATASETS)")
     ap.add_argument("--algorithms", default=os.environ.get("BENCH_ALGOS", ""),
                     help=f"comma-separated subset of {','.join(ALGORITHMS)} "
                          "(default: all; BENCH_ALGOS)")
     ap.add_argument("--no-alloc", action="store_true", help="skip the allocator benchmark")
+    ap.add_argument("--report", type=Path, metavar="RUNS_JSON",
+                    help="boot nothing: the figures of the runs saved in RUNS_JSON")
     a = booter.parse_args(ap, argv)
+    if a.report:
+        return report(ap.prog, a.report, a.out, a.no_alloc)
     booter.at_least(ap.prog, a.runs, 1, "--runs (RUNS)")
     plan = Plan(arch=a.arch, kernel=a.kernel, runs=a.runs)
-    datasets = booter.pick(ap.prog, a.datasets, plan.datasets, "data set")
+    datasets = (DATASETS if a.datasets == "all"
+                else booter.pick(ap.prog, a.datasets, DATASETS, "data set"))
     if datasets:
         plan = replace(plan, datasets=datasets)
     algorithms = booter.pick(ap.prog, a.algorithms, plan.algorithms, "algorithm")
@@ -601,13 +641,31 @@ def main(argv: list[str] | None = None) -> int:
             bench.run(con, lambda s: print(s, flush=True))
     except (ConsoleError, QemuError, sd.GuestError) as e:
         print(f"bench: FAILED: {e}", file=sys.stderr)
+        if bench.runs:
+            print(f"bench: the {len(bench.runs)} runs done are in {bench.out / 'runs.json'}; "
+                  f"--report {bench.out / 'runs.json'} gives their figures", file=sys.stderr)
         return 1
+    return finish(bench, a.no_alloc)
+
+
+def finish(bench: Bench, no_alloc: bool) -> int:
     for p in bench.write():
         print(f"wrote {p}")
     print((bench.out / "results.md").read_text())
-    if not a.no_alloc:
+    if not no_alloc:
         return allocator.report(bench.out / "sizes.json", bench.out)
     return 0
+
+
+def report(prog: str, path: Path, out: Path, no_alloc: bool) -> int:
+    """The figures of a saved run (whole or cut short), booting nothing."""
+    try:
+        bench = Bench.from_runs(path, out)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        booter.refuse(prog, f"cannot read saved runs from {path}: {e}")
+    if not bench.runs:
+        booter.refuse(prog, f"{path} holds no runs")
+    return finish(bench, no_alloc)
 
 
 if __name__ == "__main__":
