@@ -50,10 +50,11 @@ class Booter(booter.Booter):
         return self.guests
 
     def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
-             append: str = "", kernel: str = "6.1", blkdebug: Path | None = None) -> Target:
+             append: str = "", kernel: str = "6.1", blkdebug: Path | None = None,
+             hotplug: bool = False) -> Target:
         if self.config.getoption("--console"):
             pytest.skip("this test needs a guest of its own; --console uses the board as it is")
-        return super().boot(mem, smp, backing, append, blkdebug, kernel)
+        return super().boot(mem, smp, backing, append, blkdebug, kernel, hotplug=hotplug)
 
     def attach(self) -> Target:  # type: ignore[override]
         return super().attach(self.config.getoption("--console"))

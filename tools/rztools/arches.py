@@ -22,6 +22,7 @@ class Arch:
     kbuild_arch: str      # ARCH= for kbuild
     uname: str            # what `uname -m` says in the guest
     cmdline: str = ""     # kernel arguments this arch needs under emulation
+    pcie: bool = False    # its machine's PCI bus is PCIe (hotplug needs a root port)
 
 
 ARCHES: dict[str, Arch] = {
@@ -32,10 +33,10 @@ ARCHES: dict[str, Arch] = {
                    "no_timer_check"),
     "aarch64": Arch("aarch64", "arm64", "arm64", "qemu-system-aarch64",
                     ["-M", "virt", "-cpu", "cortex-a57"], "ttyAMA0",
-                    "aarch64-linux-gnu-", "arm64", "aarch64"),
+                    "aarch64-linux-gnu-", "arm64", "aarch64", pcie=True),
     "arm": Arch("arm", "armhf", "armmp-lpae", "qemu-system-arm",
                 ["-M", "virt,highmem=off", "-cpu", "cortex-a15"], "ttyAMA0",
-                "arm-linux-gnueabihf-", "arm", "armv7l"),
+                "arm-linux-gnueabihf-", "arm", "armv7l", pcie=True),
 }
 
 

@@ -102,6 +102,23 @@ def test_qemu_command_lines(tmp_path):
     assert "-initrd" not in command(m2)
 
 
+@pytest.mark.parametrize(("arch_name", "port"), [("x86_64", False), ("aarch64", True)])
+def test_a_backing_disk_that_can_be_pulled_out(tmp_path, arch_name, port):
+    """hotplug: the backing disk has an id for device_del, on a bus it can leave (a PCIe
+    root port where the machine's bus is PCIe), and QEMU takes QMP on a unix socket."""
+    m = Machine(ARCHES[arch_name], tmp_path / "k", tmp_path / "r", None, backing=tmp_path / "b.img",
+                backing_hotplug=True, qmp=tmp_path / "qmp.sock")
+    argv = command(m)
+    (dev,) = [a for a in argv if "serial=rzbacking" in a]
+    assert "id=rzbacking" in dev
+    assert ("bus=rzport" in dev) == port
+    assert ("pcie-root-port,id=rzport,chassis=1" in argv) == port
+    assert argv[argv.index("-qmp") + 1] == f"unix:{tmp_path / 'qmp.sock'},server=on,wait=off"
+    plain = command(Machine(ARCHES[arch_name], tmp_path / "k", tmp_path / "r", None,
+                            backing=tmp_path / "b.img"))
+    assert "-qmp" not in plain and not [a for a in plain if "rzport" in a]
+
+
 @pytest.mark.slow
 def test_make_run_settings_reach_the_qemu_command_line(tmp_path):
     """What `make run ARCH=aarch64 MEM=128M SMP=4 BACKING=64M` hands QEMU."""

@@ -19,6 +19,11 @@ def test_blkdebug_rules_hit_the_backing_slots():
         blkdebug_config([InjectError("flush", 0)])
 
 
+def test_a_blkdebug_rule_without_a_sector_fails_every_request_of_its_type():
+    text = blkdebug_config([InjectError("write", None)])
+    assert 'iotype = "write"' in text and "sector" not in text
+
+
 def test_outcome_counts_checks_and_reports_failures():
     out = rel.Outcome("x")
     assert out.check(True, "fine") and not out.check(False, "page 3 came back wrong")

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -21,7 +22,8 @@ from typing import NoReturn
 from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL
 from ..image.build import build
 from . import guestproc as gp
-from .qemu import Machine, Vm, backing_file, choose_accel
+from . import qmp
+from .qemu import BACKING_ID, Machine, Vm, backing_file, choose_accel
 from .shell import ConsoleShell
 
 
@@ -83,6 +85,14 @@ class Guest(ConsoleShell):
         reports left out: see guestproc.kernel_problems)."""
         return gp.kernel_problems(gp.take_kernel_log(self))
 
+    def unplug_backing(self, timeout: float = 60.0) -> None:
+        """Pull the backing disk out of the running VM (booted with hotplug=True), as a
+        card is pulled from a board, and wait until the guest has let it go."""
+        m = self.vm.machine if self.vm else None
+        if not m or not m.qmp or not m.backing_hotplug:
+            raise qmp.QmpError("this guest was not booted with a backing disk to unplug")
+        qmp.unplug(m.qmp, BACKING_ID, timeout * self.vm.timeout_scale)
+
 
 class Booter:
     """Boots guests of one image; all are powered off (attached consoles closed) by close().
@@ -119,15 +129,20 @@ class Booter:
 
     def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
              append: str = "", blkdebug: Path | None = None,
-             kernel: str | None = None, throttle: str = "") -> Guest:
+             kernel: str | None = None, throttle: str = "", hotplug: bool = False) -> Guest:
         """A booted guest (these keywords are the target tests' boot fixture's; throttle:
-        QEMU's throttling options for the backing disk, "throttling.bps-write=...")."""
+        QEMU's throttling options for the backing disk, "throttling.bps-write=...";
+        hotplug: the backing disk can be pulled out, Guest.unplug_backing())."""
         m = self.machine(kernel)
         m.mem, m.smp, m.append = mem, smp, append
         if backing:
             m.backing = backing_file(backing, self.logs)
             m.backing_blkdebug = blkdebug
             m.backing_throttle = throttle
+            m.backing_hotplug = hotplug
+        if hotplug:
+            # a unix socket's path has a 108-byte limit: not under the logs
+            m.qmp = Path(tempfile.mkdtemp(prefix="rzqmp-")) / "qmp.sock"
         m.accel = choose_accel(m, os.environ.get("ACCEL", "tcg"))
         vm = Vm(m, self.logs, f"{self.arch}-{len(self.vms)}", self.scale)
         self.vms.append(vm)

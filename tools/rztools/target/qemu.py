@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from .shell import ConsoleShell
 
 REPO = Path(__file__).resolve().parents[3]
 SIZE_RE = re.compile(r"^(\d+)([KMG]?)$")
+BACKING_ID = "rzbacking"               # the backing disk's QEMU device id
 
 
 class QemuError(RuntimeError):
@@ -51,6 +53,9 @@ class Machine:
     backing: Path | None = None        # extra virtio disk (serial "rzbacking")
     backing_blkdebug: Path | None = None  # blkdebug rules for the backing disk
     backing_throttle: str = ""         # -drive throttling options of the backing disk
+    # the backing disk on a bus it can be pulled out of (qmp.unplug(..., BACKING_ID))
+    backing_hotplug: bool = False
+    qmp: Path | None = None            # a QMP unix socket here
     accel: str = "tcg"
     extra: list[str] = field(default_factory=list)
 
@@ -91,7 +96,7 @@ class InjectError:
     512-byte sector `sector` of the disk with errno (5 = EIO)."""
 
     iotype: str
-    sector: int
+    sector: int | None            # None: every request of that type
     errno: int = 5
     once: bool = False
 
@@ -106,8 +111,9 @@ def blkdebug_config(rules: list[InjectError]) -> str:
     for r in rules:
         if r.iotype not in ("read", "write"):
             raise ValueError(f"iotype must be read or write, not {r.iotype!r}")
+        sector = "" if r.sector is None else f'sector = "{r.sector}"\n'
         out.append(f'[inject-error]\nevent = "none"\niotype = "{r.iotype}"\n'
-                   f'errno = "{r.errno}"\nsector = "{r.sector}"\n'
+                   f'errno = "{r.errno}"\n{sector}'
                    f'once = "{"on" if r.once else "off"}"\nimmediately = "off"\n')
     return "\n".join(out)
 
@@ -130,8 +136,14 @@ def command(m: Machine, serial: str = "mon:stdio") -> list[str]:
             spec = f"file={m.backing},format=raw"
         if m.backing_throttle:
             spec += f",{m.backing_throttle}"
-        argv += ["-drive", f"{spec},if=none,id=backing,cache=unsafe",
-                 "-device", "virtio-blk-pci,drive=backing,serial=rzbacking"]
+        dev = f"virtio-blk-pci,drive=backing,serial=rzbacking,id={BACKING_ID}"
+        if m.backing_hotplug and m.arch.pcie:
+            # a device on the PCIe root complex cannot be unplugged: give it a port
+            argv += ["-device", "pcie-root-port,id=rzport,chassis=1"]
+            dev += ",bus=rzport"
+        argv += ["-drive", f"{spec},if=none,id=backing,cache=unsafe", "-device", dev]
+    if m.qmp:
+        argv += ["-qmp", f"unix:{m.qmp},server=on,wait=off"]
     argv += ["-serial", serial, *m.extra]
     return argv
 
@@ -234,6 +246,8 @@ class Vm:
         if self.console:
             self.console.close()
             self.console = None
+        if self.machine.qmp:  # its own directory (booter): gone with the VM
+            shutil.rmtree(self.machine.qmp.parent, ignore_errors=True)
 
     def __enter__(self) -> Vm:
         return self
