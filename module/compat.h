@@ -275,6 +275,20 @@ static inline void rz_set_capacity(struct gendisk *disk, sector_t sectors)
 #endif
 }
 
+/*
+ * Has @bdev's disk been deleted (hot-unplugged, its driver gone)?  Its I/O
+ * fails from then on.  Kernels without disk_live() cannot tell: their I/O
+ * failing is what gives the backing device up there.
+ */
+static inline bool rz_bdev_dead(struct block_device *bdev)
+{
+#ifdef RZ_HAVE_DISK_LIVE
+	return !disk_live(bdev->bd_disk);
+#else
+	return false;
+#endif
+}
+
 /* Take a disk from rz_add_disk() away: no I/O, no sysfs access after this. */
 static inline void rz_del_disk(struct gendisk *disk)
 {

@@ -111,12 +111,53 @@ void rz_backing_put(struct rz_dev *dev, struct rz_backing_old *old)
 	old->path = NULL;
 }
 
-/* Takes one page of the backing write budget; true if allowed. */
-bool rz_backing_may_write(struct rz_dev *dev)
+/*
+ * Stop forwarding to the backing device of @dev for good (until reset),
+ * saying why once.  Pages already there are still read from it.  Any
+ * context: the state is one word, moved away from ok once.
+ */
+static void rz_backing_give_up(struct rz_dev *dev, int state)
 {
+	if (cmpxchg(&dev->backing_state, RZ_BACKING_OK, state) != RZ_BACKING_OK)
+		return;
+	pr_warn("%s: backing device %s %s: no more pages go to it, they stay in RAM within memlimit\n",
+		dev->disk->disk_name, dev->backing_path,
+		state == RZ_BACKING_REMOVED ? "was removed" :
+		"failed writes to " __stringify(RZ_BACKING_MAX_FAILED) " slots");
+}
+
+/*
+ * May the page for slot @index go to the backing device?  Not once it has
+ * been given up or its disk is gone, not into a slot whose last write there
+ * failed (swap writes the same slot again), and not beyond the write
+ * budget; takes one page of the budget when it says yes.
+ */
+bool rz_backing_may_write(struct rz_dev *dev, unsigned long index)
+{
+	if (!dev->bdev || READ_ONCE(dev->backing_state) != RZ_BACKING_OK)
+		return false;
+	if (rz_bdev_dead(dev->bdev)) {
+		rz_backing_give_up(dev, RZ_BACKING_REMOVED);
+		return false;
+	}
+	if (test_bit(index, dev->bdev_bad))
+		return false;
 	if (!READ_ONCE(dev->bwl))
 		return true;
 	return atomic_long_add_unless(&dev->bwl_left, -1, 0);
+}
+
+const char *rz_backing_state_name(struct rz_dev *dev)
+{
+	static const char *const names[] = {
+		[RZ_BACKING_NONE]	= "none",
+		[RZ_BACKING_OK]		= "ok",
+		[RZ_BACKING_FAILED]	= "failed",
+		[RZ_BACKING_REMOVED]	= "removed",
+	};
+	int state = READ_ONCE(dev->backing_state);
+
+	return state >= 0 && state < ARRAY_SIZE(names) ? names[state] : "?";
 }
 
 static void rz_fwd_endio(struct bio *bio)
@@ -131,6 +172,12 @@ static void rz_fwd_endio(struct bio *bio)
 			/* never hand out what the failed write left there */
 			set_bit(fwd->index, dev->bdev_bad);
 			atomic64_inc(&dev->stats.failed_writes);
+			if (atomic_inc_return(&dev->bdev_failed) >=
+			    RZ_BACKING_MAX_FAILED)
+				rz_backing_give_up(dev,
+						   rz_bdev_dead(dev->bdev) ?
+						   RZ_BACKING_REMOVED :
+						   RZ_BACKING_FAILED);
 		} else {
 			atomic64_inc(&dev->stats.failed_reads);
 		}
@@ -163,7 +210,7 @@ void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
 		 RZ_SECTORS_PER_PAGE);
 	bio->bi_end_io = rz_fwd_endio;
 	if (write) {
-		clear_bit(index, dev->bdev_bad);
+		/* rz_backing_may_write() said this slot's bit is clear */
 		atomic64_inc(&dev->stats.bdev_num_writes);
 	} else {
 		atomic64_inc(&dev->stats.bdev_num_reads);

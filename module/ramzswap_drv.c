@@ -185,6 +185,9 @@ static bool rz_free_slot(struct rz_dev *dev, unsigned long index)
 
 	rz_slot_swap(dev, index, &empty, &old);
 	rz_release(dev, &old);
+	/* freed by swap: the slot may try the backing device again */
+	if (dev->bdev_bad)
+		clear_bit(index, dev->bdev_bad);
 	return rz_slot_state(&old) != RZ_EMPTY;
 }
 
@@ -392,7 +395,7 @@ static int rz_compress_page(struct rz_dev *dev, struct rz_blk *b,
 	} else {
 		clen = rz_compress(dev->comp, s, src, RZ_MAX_ZPAGE);
 		if (dev->bdev && (!clen || clen > RZ_MAX_ZPAGE_BDEV) &&
-		    rz_backing_may_write(dev))
+		    rz_backing_may_write(dev, index))
 			*forward = true;
 		else
 			err = rz_store(dev, index, src, s->cbuf, clen, e);
@@ -416,7 +419,7 @@ static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
 		err = rz_compress_page(dev, b, index, &new, &forward);
 	}
 	/* RAM cannot take it (memlimit, no memory): the backing device may */
-	if (err && dev->bdev && rz_backing_may_write(dev)) {
+	if (err && rz_backing_may_write(dev, index)) {
 		err = 0;
 		forward = true;
 	}
@@ -877,6 +880,9 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 
 	memset(&dev->stats, 0, sizeof(dev->stats));
 	atomic_long_set(&dev->bwl_left, dev->bwl);
+	atomic_set(&dev->bdev_failed, 0);
+	WRITE_ONCE(dev->backing_state,
+		   dev->bdev ? RZ_BACKING_OK : RZ_BACKING_NONE);
 	dev->table = table;
 	dev->pool = pool;
 	dev->comp = comp;
@@ -937,6 +943,7 @@ int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old)
 	rz_comp_defaults(dev);
 	dev->bwl = 0;
 	atomic_long_set(&dev->bwl_left, 0);
+	WRITE_ONCE(dev->backing_state, RZ_BACKING_NONE);
 	memset(&dev->stats, 0, sizeof(dev->stats));
 	rz_unclaim(dev);
 	return 0;

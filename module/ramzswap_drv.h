@@ -101,6 +101,23 @@ static inline unsigned long rz_slot_flags(enum rz_state st, u32 off, u32 len)
 	       ((unsigned long)off << RZ_OFF_SHIFT) | len;
 }
 
+/* What the backing device is doing, as the stats file names it. */
+enum rz_backing_state {
+	RZ_BACKING_NONE,	/* none attached */
+	RZ_BACKING_OK,		/* takes forwarded pages */
+	RZ_BACKING_FAILED,	/* given up after failed writes */
+	RZ_BACKING_REMOVED,	/* its disk went away */
+};
+
+/*
+ * Forwarded writes that fail on this many slots give the backing device up:
+ * a partition worn out or gone fails every write, and each retry would spend
+ * the write budget and time for nothing while RAM within memlimit could hold
+ * the page.  One bad block does not: a slot whose write failed is not
+ * forwarded again until swap frees it.
+ */
+#define RZ_BACKING_MAX_FAILED	16
+
 struct rz_stats {
 	atomic64_t num_reads;		/* pages read */
 	atomic64_t num_writes;		/* pages written */
@@ -149,6 +166,8 @@ struct rz_dev {
 	struct rz_bdev_ref bdev_ref;
 	char *backing_path;
 	unsigned long *bdev_bad;	/* slots whose backing write failed */
+	int backing_state;		/* enum rz_backing_state, READ_ONCE */
+	atomic_t bdev_failed;		/* slots whose forwarded write failed */
 	unsigned long bwl;		/* backing_write_limit, 0 = none */
 	atomic_long_t bwl_left;
 
@@ -178,7 +197,8 @@ void rz_bdev_module_exit(void);
 int rz_backing_open(struct rz_dev *dev, const char *path);
 void rz_backing_take(struct rz_dev *dev, struct rz_backing_old *old);
 void rz_backing_put(struct rz_dev *dev, struct rz_backing_old *old);
-bool rz_backing_may_write(struct rz_dev *dev);
+bool rz_backing_may_write(struct rz_dev *dev, unsigned long index);
+const char *rz_backing_state_name(struct rz_dev *dev);
 void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
 		       const struct bvec_iter *iter, unsigned long index,
 		       bool write);

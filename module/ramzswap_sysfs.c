@@ -369,6 +369,8 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 	RZ_STAT("bdev_num_writes", atomic64_read(&st->bdev_num_writes));
 	RZ_STAT("backing_write_limit_left", left);
 #undef RZ_STAT
+	n += sysfs_emit_at(buf, n, "backing_state %s\n",
+			   rz_backing_state_name(dev));
 	/* what the stored pages were compressed with (none before init) */
 	if (dev->comp)
 		n += sysfs_emit_at(buf, n, "comp_algorithm %s\ncomp_level %d\n",

@@ -25,6 +25,8 @@ STAT_NAMES = [
 ]
 # lines of an initialised device's stats that name how its data is compressed
 COMP_STATS = ("comp_algorithm", "comp_level")
+# the line after the counters: what the backing device is doing (a word)
+STATE_STATS = ("backing_state",)
 # gauges may lag each other by what the CPUs are storing or freeing at the moment of reading
 IN_FLIGHT = 8
 
@@ -131,11 +133,17 @@ class Rz:
         self.t.check(f"echo {value} > {self.sys}/{attr}")
 
     def stats(self) -> dict[str, int]:
-        """The counters of `stats` (the algorithm's lines: comp())."""
+        """The counters of `stats` (the algorithm's lines: comp(); the backing device's
+        state: backing_state())."""
         lines = dict(line.split() for line in self.get("stats").splitlines())
-        out = {k: int(v) for k, v in lines.items() if k not in COMP_STATS}
+        out = {k: int(v) for k, v in lines.items() if k not in COMP_STATS + STATE_STATS}
         assert list(out) == STAT_NAMES
         return out
+
+    def backing_state(self) -> str:
+        """none, ok, failed or removed: the `backing_state` line of `stats`."""
+        lines = dict(line.split() for line in self.get("stats").splitlines())
+        return lines["backing_state"]
 
     def comp(self) -> tuple[str, int] | None:
         """The algorithm and level that hold the data, from `stats`; None before init."""

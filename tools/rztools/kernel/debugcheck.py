@@ -40,7 +40,8 @@ OUT = REPO / "out" / "check-debug"
 # the debug kernel under TCG runs the same commands many times slower
 DEFAULT_SCALE = 6.0
 TESTS = ["tests/target/test_module_control.py", "tests/target/test_module_swap.py",
-         "tests/target/test_module_smp.py", "tests/target/test_reliability.py"]
+         "tests/target/test_module_smp.py", "tests/target/test_module_backing.py",
+         "tests/target/test_reliability.py"]
 DEBUGFS = "/sys/kernel/debug"
 FAULT_TIMES = 3000
 WORKLOAD = swapdevs.Scan("mixed", 96, passes=2, seed=7)
