@@ -101,6 +101,11 @@ class Backend:
     def memlimit(self, env: Env) -> int | None:
         raise NotImplementedError
 
+    def backing_state(self, env: Env) -> str | None:
+        """ok, failed (given up after failed writes), removed, none; None where the
+        driver does not say."""
+        return None
+
     def stats(self, env: Env) -> tuple[dict[str, int | None], dict[str, dict[str, int]]]:
         """(normalised counters with None for what this kernel lacks, the raw files parsed)."""
         raise NotImplementedError
@@ -152,6 +157,9 @@ class Ramzswap(Backend):
 
     def memlimit(self, env: Env) -> int | None:
         return self.int_attr(env, "memlimit")
+
+    def backing_state(self, env: Env) -> str | None:
+        return procfs.stats_words(self.attr(env, "stats") or "").get("backing_state")
 
     def set_up_by_module(self, env: Env) -> str | None:
         if self.device_name != "ramzswap0" or not self.module_loaded(env):

@@ -114,6 +114,17 @@ def stats_lines(text: str) -> dict[str, int]:
     return out
 
 
+def stats_words(text: str) -> dict[str, str]:
+    """The `name word` lines of the module's stats file (comp_algorithm lz4, backing_state
+    failed): what stats_lines skips."""
+    out = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and not fields[1].lstrip("-").isdigit():
+            out[fields[0]] = fields[1]
+    return out
+
+
 def columns(text: str, names: tuple[str, ...]) -> dict[str, int]:
     """A one-line file of numbers in known order (zram's mm_stat, io_stat, bd_stat)."""
     values = text.split()

@@ -59,6 +59,8 @@ def gather(env: Env) -> dict[str, Any]:
             "disksize": backend.int_attr(env, "disksize"),
             "memlimit": memlimit,
             "backing": backend.backing(env),
+            # failed or removed: the module no longer writes to it (None: not said)
+            "backing_state": backend.backing_state(env),
             # what holds the data; None where the driver does not say (lz4-only modules)
             "algorithm": backend.algorithms(env)[1],
         }
@@ -114,6 +116,11 @@ def format_status(info: dict[str, Any]) -> str:
                 f"  backing: {d['bdev_reads']} reads, {d['bdev_writes']} writes"
                 + (f", {left} pages of write limit left" if left is not None else "")
             )
+            if d["backing_state"] in ("failed", "removed"):
+                lines.append(
+                    f"  backing {d['backing_state']}: given up, pages stay in RAM "
+                    "within memlimit (reset or restart to use it again)"
+                )
     flash_info: dict[str, Any] | None = info["flash"]
     if flash_info and flash_info["backing"]:
         budget = flash_info["budget_bytes"]

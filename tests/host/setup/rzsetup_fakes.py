@@ -156,8 +156,9 @@ class FakeSystem:
     def swaps(self) -> list[list[str]]:
         return [line.split() for line in self.read("/proc/swaps").splitlines()[1:]]
 
-    def set_stats(self, device: str, **values: int) -> None:
-        """Change counters of a ramzswap device's stats file."""
+    def set_stats(self, device: str, **values: int | str) -> None:
+        """Change lines of a ramzswap device's stats file (counters, or words such as
+        backing_state)."""
         p = f"/sys/block/{device}/stats"
         stats = dict(line.split() for line in self.read(p).splitlines() if line.strip())
         stats.update({k: str(v) for k, v in values.items()})

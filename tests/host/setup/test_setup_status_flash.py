@@ -231,3 +231,30 @@ def test_status_names_the_compressor_that_holds_the_data(run, system, kernel):
     (dev,) = json.loads(run("status", "--json").out)["devices"]
     assert dev["algorithm"] == "zstd"
     assert " with zstd: ratio " in run("status").out
+
+
+@pytest.mark.parametrize("state", ["failed", "removed"])
+def test_status_says_when_the_module_has_given_the_backing_device_up(run, system, state):
+    """The module stops forwarding to a backing device whose writes fail or whose disk went
+    away (stats: backing_state); status says so in both forms, and ok says nothing."""
+    system.module_available("ramzswap")
+    system.block_device("vdb", 256 * MIB, (254, 16))
+    assert run("start", "--backing", "/dev/vdb").status == 0
+    system.set_stats("ramzswap0", bdev_num_writes=40, failed_writes=16, backing_state="ok")
+    (dev,) = json.loads(run("status", "--json").out)["devices"]
+    assert dev["backing_state"] == "ok"
+    assert not [ln for ln in run("status").out.splitlines() if "given up" in ln]
+    system.set_stats("ramzswap0", backing_state=state)
+    (dev,) = json.loads(run("status", "--json").out)["devices"]
+    assert dev["backing_state"] == state
+    assert dev["failed_writes"] == 16
+    assert (f"  backing {state}: given up, pages stay in RAM within memlimit "
+            "(reset or restart to use it again)") in run("status").out.splitlines()
+
+
+def test_a_module_that_does_not_say_has_no_backing_state(run, system):
+    system.module_available("ramzswap")
+    system.block_device("vdb", 256 * MIB, (254, 16))
+    assert run("start", "--backing", "/dev/vdb").status == 0
+    (dev,) = json.loads(run("status", "--json").out)["devices"]
+    assert dev["backing_state"] is None
