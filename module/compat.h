@@ -289,6 +289,27 @@ static inline bool rz_bdev_dead(struct block_device *bdev)
 #endif
 }
 
+/* Does @bdev take discards?  (5.19 asks for the size, earlier the flag.) */
+static inline bool rz_bdev_can_discard(struct block_device *bdev)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 19, 0)
+	return bdev_max_discard_sectors(bdev) > 0;
+#else
+	return blk_queue_discard(bdev_get_queue(bdev));
+#endif
+}
+
+/* Discard @nr sectors of @bdev from @sector and wait; 0 or an error. */
+static inline int rz_bdev_discard(struct block_device *bdev, sector_t sector,
+				  sector_t nr)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 19, 0)
+	return blkdev_issue_discard(bdev, sector, nr, GFP_NOIO);
+#else
+	return blkdev_issue_discard(bdev, sector, nr, GFP_NOIO, 0);
+#endif
+}
+
 /* Take a disk from rz_add_disk() away: no I/O, no sysfs access after this. */
 static inline void rz_del_disk(struct gendisk *disk)
 {
@@ -319,6 +340,23 @@ struct rz_bdev_ref {
 	struct block_device *bdev;
 #endif
 };
+
+/* The device number of the block device at @path, without opening it. */
+static inline int rz_path_devt(const char *path, dev_t *devt)
+{
+#ifdef RZ_HAVE_LOOKUP_BDEV_DEVT
+	return lookup_bdev(path, devt);
+#else
+	/* 5.10: lookup_bdev() returns a referenced block_device */
+	struct block_device *bdev = lookup_bdev(path);
+
+	if (IS_ERR(bdev))
+		return PTR_ERR(bdev);
+	*devt = bdev->bd_dev;
+	bdput(bdev);
+	return 0;
+#endif
+}
 
 /* Open @path for exclusive read-write use by @holder. */
 static inline struct block_device *rz_bdev_open(const char *path, void *holder,

@@ -49,12 +49,25 @@ int rz_backing_open(struct rz_dev *dev, const char *path)
 	struct rz_backing_old old = { 0 };
 	struct rz_bdev_ref ref;
 	struct block_device *bdev;
+	dev_t devt;
 	char *copy;
 	int err = -EINVAL;
 
 	/* pairs with rz_dev_init(); checked again under the lock below */
 	if (smp_load_acquire(&dev->init_done))
 		return -EBUSY;
+	/*
+	 * Never back a ramzswap device with a ramzswap device, and find out
+	 * before opening it: from 6.10 a block device is closed when its
+	 * opener returns to user space, and a module whose init failed is
+	 * gone by then, with the release method of the disk it opened.
+	 */
+	err = rz_path_devt(path, &devt);
+	if (err)
+		return err;
+	if (rz_devt_is_ours(devt))
+		return -EINVAL;
+	err = -EINVAL;
 	copy = kstrdup(path, GFP_KERNEL);
 	if (!copy)
 		return -ENOMEM;
@@ -63,7 +76,7 @@ int rz_backing_open(struct rz_dev *dev, const char *path)
 		kfree(copy);
 		return PTR_ERR(bdev);
 	}
-	/* never back a ramzswap device with a ramzswap device */
+	/* the path may have been replaced since: check the disk itself too */
 	if (bdev->bd_disk->fops == &rz_fops)
 		goto refuse;
 	if (bdev_logical_block_size(bdev) > PAGE_SIZE)
@@ -134,6 +147,8 @@ static void rz_backing_give_up(struct rz_dev *dev, int state)
  */
 bool rz_backing_may_write(struct rz_dev *dev, unsigned long index)
 {
+	bool claimed;
+
 	if (!dev->bdev || READ_ONCE(dev->backing_state) != RZ_BACKING_OK)
 		return false;
 	if (rz_bdev_dead(dev->bdev)) {
@@ -142,9 +157,141 @@ bool rz_backing_may_write(struct rz_dev *dev, unsigned long index)
 	}
 	if (test_bit(index, dev->bdev_bad))
 		return false;
-	if (!READ_ONCE(dev->bwl))
+	/*
+	 * A stale copy waiting to be trimmed is overwritten instead: taking
+	 * its bit keeps trim_work away.  Failing that, trim_work may have
+	 * taken it: while that discard is in flight nothing goes to the slot
+	 * (the block layer does not order a write after a discard).  Pairs
+	 * with the barrier in rz_backing_trim_work().
+	 */
+	claimed = test_and_clear_bit(index, dev->bdev_trim);
+	if (!claimed) {
+		/* a test_and_clear_bit() that finds the bit clear orders nothing */
+		smp_mb__after_atomic();
+		if (test_bit(index, dev->bdev_trimming))
+			return false;
+	}
+	if (!READ_ONCE(dev->bwl) ||
+	    atomic_long_add_unless(&dev->bwl_left, -1, 0))
 		return true;
-	return atomic_long_add_unless(&dev->bwl_left, -1, 0);
+	if (claimed)	/* not overwritten after all: trim it as planned */
+		rz_backing_forget(dev, index);
+	return false;
+}
+
+/*
+ * Slot @index no longer has a page on the backing device (freed, or
+ * overwritten in RAM): its copy there is trimmed within half a second, in
+ * runs with its neighbours, so that the flash knows those blocks are free.
+ */
+void rz_backing_forget(struct rz_dev *dev, unsigned long index)
+{
+	if (!dev->bdev_can_trim ||
+	    READ_ONCE(dev->backing_state) != RZ_BACKING_OK)
+		return;
+	/* nothing is queued once reset has begun (its release store) */
+	if (!smp_load_acquire(&dev->init_done))
+		return;
+	set_bit(index, dev->bdev_trim);
+	queue_delayed_work(rz_wq, &dev->trim_work, HZ / 2);
+}
+
+/* Runs of at most this many pages go in one discard. */
+#define RZ_TRIM_RUN	256
+
+void rz_backing_trim_work(struct work_struct *work)
+{
+	struct rz_dev *dev = container_of(to_delayed_work(work), struct rz_dev,
+					  trim_work);
+	unsigned long start = 0, end, i;
+
+	while (READ_ONCE(dev->backing_state) == RZ_BACKING_OK) {
+		if (rz_bdev_dead(dev->bdev)) {
+			rz_backing_give_up(dev, RZ_BACKING_REMOVED);
+			break;
+		}
+		start = find_next_bit(dev->bdev_trim, dev->nr_slots, start);
+		if (start >= dev->nr_slots)
+			break;
+		end = min(find_next_zero_bit(dev->bdev_trim, dev->nr_slots,
+					     start), start + RZ_TRIM_RUN);
+		/*
+		 * Claim each slot (trimming, then its trim bit) and stop at one
+		 * the write path took back first: see rz_backing_may_write().
+		 */
+		for (i = start; i < end; i++) {
+			set_bit(i, dev->bdev_trimming);
+			/* trimming is seen set before the trim bit is taken */
+			smp_mb__after_atomic();
+			if (!test_and_clear_bit(i, dev->bdev_trim)) {
+				clear_bit(i, dev->bdev_trimming);
+				break;
+			}
+		}
+		if (i > start) {
+			/* a failed discard leaves stale data, never wrong data */
+			if (!rz_bdev_discard(dev->bdev, start * RZ_SECTORS_PER_PAGE,
+					     (i - start) * RZ_SECTORS_PER_PAGE))
+				atomic64_add(i - start,
+					     &dev->stats.bdev_num_discards);
+			/* the discard is done before a page may go there again */
+			smp_mb__before_atomic();
+			for (end = start; end < i; end++)
+				clear_bit(end, dev->bdev_trimming);
+		}
+		start = i;
+		cond_resched();
+	}
+}
+
+/*
+ * Reset: no page written to the backing device since init stays readable
+ * there.  Write-zeroes where the device has it (cheap, often an unmap),
+ * else a discard where it takes one (the flash's own business after that),
+ * else zeros written out.  Called with dev->lock held, trim_work stopped,
+ * before the bitmaps go.
+ */
+void rz_backing_clear(struct rz_dev *dev)
+{
+	unsigned long start = 0, end;
+	sector_t sector, nr;
+	int err;
+
+	if (!dev->bdev || READ_ONCE(dev->backing_state) == RZ_BACKING_REMOVED)
+		return;
+	while ((start = find_next_bit(dev->bdev_written, dev->nr_slots,
+				      start)) < dev->nr_slots) {
+		end = find_next_zero_bit(dev->bdev_written, dev->nr_slots, start);
+		sector = (sector_t)start * RZ_SECTORS_PER_PAGE;
+		nr = (sector_t)(end - start) * RZ_SECTORS_PER_PAGE;
+		err = blkdev_issue_zeroout(dev->bdev, sector, nr, GFP_KERNEL,
+					   BLKDEV_ZERO_NOFALLBACK);
+		if (err == -EOPNOTSUPP && dev->bdev_can_trim)
+			err = rz_bdev_discard(dev->bdev, sector, nr);
+		if (err == -EOPNOTSUPP)
+			err = blkdev_issue_zeroout(dev->bdev, sector, nr,
+						   GFP_KERNEL, 0);
+		if (err) {
+			pr_warn("%s: could not clear %lu pages on %s: %d\n",
+				dev->disk->disk_name, end - start,
+				dev->backing_path, err);
+			break;
+		}
+		atomic64_add(end - start, &dev->stats.bdev_num_discards);
+		start = end;
+		cond_resched();
+	}
+}
+
+/* Has the backing device's disk gone away?  Gives it up when it has. */
+bool rz_backing_gone(struct rz_dev *dev)
+{
+	if (READ_ONCE(dev->backing_state) == RZ_BACKING_REMOVED)
+		return true;
+	if (!rz_bdev_dead(dev->bdev))
+		return false;
+	rz_backing_give_up(dev, RZ_BACKING_REMOVED);
+	return true;
 }
 
 const char *rz_backing_state_name(struct rz_dev *dev)
@@ -211,6 +358,7 @@ void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
 	bio->bi_end_io = rz_fwd_endio;
 	if (write) {
 		/* rz_backing_may_write() said this slot's bit is clear */
+		set_bit(index, dev->bdev_written);
 		atomic64_inc(&dev->stats.bdev_num_writes);
 	} else {
 		atomic64_inc(&dev->stats.bdev_num_reads);

@@ -54,6 +54,13 @@ module_param(comp_level, int, 0444);
 MODULE_PARM_DESC(comp_level, "Initialise ramzswap0 with this compression level (0: the algorithm's default)");
 
 static int rz_major;
+
+/* Is @devt one of this module's disks? */
+bool rz_devt_is_ours(dev_t devt)
+{
+	return rz_major > 0 && MAJOR(devt) == rz_major;
+}
+
 static struct rz_dev *rz_devices;
 static unsigned int rz_nr_devices;
 struct workqueue_struct *rz_wq;
@@ -185,9 +192,12 @@ static bool rz_free_slot(struct rz_dev *dev, unsigned long index)
 
 	rz_slot_swap(dev, index, &empty, &old);
 	rz_release(dev, &old);
-	/* freed by swap: the slot may try the backing device again */
-	if (dev->bdev_bad)
+	if (dev->bdev_bad) {
+		/* freed by swap: the slot may try the backing device again */
 		clear_bit(index, dev->bdev_bad);
+		if (rz_slot_state(&old) == RZ_BDEV)
+			rz_backing_forget(dev, index);
+	}
 	return rz_slot_state(&old) != RZ_EMPTY;
 }
 
@@ -438,6 +448,9 @@ static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
 	rz_account(dev, &new, 1);
 	rz_slot_swap(dev, index, &new, &old);
 	rz_release(dev, &old);
+	/* its copy on the backing device was not overwritten there */
+	if (rz_slot_state(&old) == RZ_BDEV && !forward)
+		rz_backing_forget(dev, index);
 	rz_update_max(dev);
 	return 0;
 }
@@ -526,8 +539,8 @@ static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
 	if (state == RZ_BDEV) {
 		if (!b->bio)
 			err = -EOPNOTSUPP;	/* a page without a bio */
-		else if (test_bit(index, dev->bdev_bad))
-			err = -EIO;
+		else if (test_bit(index, dev->bdev_bad) || rz_backing_gone(dev))
+			err = -EIO;	/* its write failed, or its disk is gone */
 		else
 			rz_backing_submit(dev, b->bio, &b->iter, index, false);
 	}
@@ -866,9 +879,9 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	nr = disksize >> PAGE_SHIFT;
 	table = vzalloc(array_size(nr, sizeof(*table)));
 	pool = xv_create_pool();
-	/* a bit per slot: megabytes for a large disk, so not contiguous */
+	/* four bits per slot: megabytes for a large disk, so not contiguous */
 	if (dev->bdev)
-		bad = kvcalloc(BITS_TO_LONGS(nr), sizeof(*bad), GFP_KERNEL);
+		bad = kvcalloc(4 * BITS_TO_LONGS(nr), sizeof(*bad), GFP_KERNEL);
 	if (!table || !pool || (dev->bdev && !bad)) {
 		vfree(table);
 		xv_destroy_pool(pool);
@@ -887,6 +900,12 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	dev->pool = pool;
 	dev->comp = comp;
 	dev->bdev_bad = bad;
+	if (bad) {
+		dev->bdev_trim = bad + BITS_TO_LONGS(nr);
+		dev->bdev_trimming = bad + 2 * BITS_TO_LONGS(nr);
+		dev->bdev_written = bad + 3 * BITS_TO_LONGS(nr);
+		dev->bdev_can_trim = rz_bdev_can_discard(dev->bdev);
+	}
 	dev->nr_slots = nr;
 	dev->disksize = disksize;
 	/* publish the above to the lockless readers of init_done */
@@ -927,6 +946,10 @@ int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old)
 				cond_resched();
 		}
 		cancel_work_sync(&dev->compact_work);
+		/* the frees above queued no trims: init_done is false */
+		cancel_delayed_work_sync(&dev->trim_work);
+		if (dev->bdev_bad)
+			rz_backing_clear(dev);
 		xv_destroy_pool(dev->pool);
 		vfree(dev->table);
 		kvfree(dev->bdev_bad);
@@ -935,6 +958,10 @@ int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old)
 		dev->pool = NULL;
 		dev->table = NULL;
 		dev->bdev_bad = NULL;
+		dev->bdev_trim = NULL;
+		dev->bdev_trimming = NULL;
+		dev->bdev_written = NULL;
+		dev->bdev_can_trim = false;
 		dev->nr_slots = 0;
 	}
 	rz_backing_take(dev, old);
@@ -1000,6 +1027,7 @@ static int rz_dev_create(struct rz_dev *dev, int id)
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->open_lock);
 	INIT_WORK(&dev->compact_work, rz_compact_work);
+	INIT_DELAYED_WORK(&dev->trim_work, rz_backing_trim_work);
 	dev->id = id;
 	rz_comp_defaults(dev);
 

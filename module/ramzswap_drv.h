@@ -133,6 +133,7 @@ struct rz_stats {
 	atomic64_t mem_used_max;
 	atomic64_t bdev_num_reads;
 	atomic64_t bdev_num_writes;
+	atomic64_t bdev_num_discards;	/* stale pages trimmed there */
 };
 
 struct rz_dev {
@@ -165,7 +166,19 @@ struct rz_dev {
 	struct block_device *bdev;
 	struct rz_bdev_ref bdev_ref;
 	char *backing_path;
-	unsigned long *bdev_bad;	/* slots whose backing write failed */
+	/*
+	 * Bitmaps of a bit per slot, one allocation: bdev_bad, slots whose
+	 * backing write failed; bdev_trim, slots whose copy there is stale,
+	 * for trim_work to discard; bdev_trimming, being discarded (no page
+	 * goes there meanwhile); bdev_written, written there since init (reset
+	 * clears them).
+	 */
+	unsigned long *bdev_bad;
+	unsigned long *bdev_trim;
+	unsigned long *bdev_trimming;
+	unsigned long *bdev_written;
+	bool bdev_can_trim;		/* the backing device takes discards */
+	struct delayed_work trim_work;
 	int backing_state;		/* enum rz_backing_state, READ_ONCE */
 	atomic_t bdev_failed;		/* slots whose forwarded write failed */
 	unsigned long bwl;		/* backing_write_limit, 0 = none */
@@ -190,6 +203,7 @@ struct rz_backing_old {
 
 int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old);
 u64 rz_max_disksize(void);
+bool rz_devt_is_ours(dev_t devt);
 
 /* ramzswap_bdev.c: the backing device */
 int rz_bdev_module_init(void);
@@ -198,6 +212,10 @@ int rz_backing_open(struct rz_dev *dev, const char *path);
 void rz_backing_take(struct rz_dev *dev, struct rz_backing_old *old);
 void rz_backing_put(struct rz_dev *dev, struct rz_backing_old *old);
 bool rz_backing_may_write(struct rz_dev *dev, unsigned long index);
+void rz_backing_forget(struct rz_dev *dev, unsigned long index);
+bool rz_backing_gone(struct rz_dev *dev);
+void rz_backing_trim_work(struct work_struct *work);
+void rz_backing_clear(struct rz_dev *dev);
 const char *rz_backing_state_name(struct rz_dev *dev);
 void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
 		       const struct bvec_iter *iter, unsigned long index,

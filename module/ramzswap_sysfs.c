@@ -367,6 +367,7 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 	RZ_STAT("mem_used_max", max(atomic64_read(&st->mem_used_max), used));
 	RZ_STAT("bdev_num_reads", atomic64_read(&st->bdev_num_reads));
 	RZ_STAT("bdev_num_writes", atomic64_read(&st->bdev_num_writes));
+	RZ_STAT("bdev_num_discards", atomic64_read(&st->bdev_num_discards));
 	RZ_STAT("backing_write_limit_left", left);
 #undef RZ_STAT
 	n += sysfs_emit_at(buf, n, "backing_state %s\n",

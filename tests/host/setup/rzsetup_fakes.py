@@ -36,6 +36,7 @@ RAMZSWAP_STATS = [
     "mem_used_max",
     "bdev_num_reads",
     "bdev_num_writes",
+    "bdev_num_discards",
     "backing_write_limit_left",
 ]
 

@@ -21,7 +21,7 @@ STAT_NAMES = [
     "num_reads", "num_writes", "failed_reads", "failed_writes", "invalid_io", "notify_free",
     "same_pages", "pages_stored", "pages_expand", "good_compress", "orig_data_size",
     "compr_data_size", "mem_used_total", "mem_used_max", "bdev_num_reads", "bdev_num_writes",
-    "backing_write_limit_left",
+    "bdev_num_discards", "backing_write_limit_left",
 ]
 # lines of an initialised device's stats that name how its data is compressed
 COMP_STATS = ("comp_algorithm", "comp_level")
@@ -61,6 +61,7 @@ def assert_all_zero(stats: dict[str, int]) -> None:
     """Stats of a device before init or after reset."""
     rest = dict(stats)
     assert rest.pop("backing_write_limit_left") == -1, stats  # no limit set
+    assert rest.pop("backing_state", "none") == "none", stats
     assert set(rest.values()) == {0}, stats
 
 

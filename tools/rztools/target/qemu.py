@@ -141,7 +141,9 @@ def command(m: Machine, serial: str = "mon:stdio") -> list[str]:
             # a device on the PCIe root complex cannot be unplugged: give it a port
             argv += ["-device", "pcie-root-port,id=rzport,chassis=1"]
             dev += ",bus=rzport"
-        argv += ["-drive", f"{spec},if=none,id=backing,cache=unsafe", "-device", dev]
+        # discards reach the image file as holes, as trim reaches a flash partition
+        argv += ["-drive", f"{spec},if=none,id=backing,cache=unsafe,discard=unmap",
+                 "-device", dev]
     if m.qmp:
         argv += ["-qmp", f"unix:{m.qmp},server=on,wait=off"]
     argv += ["-serial", serial, *m.extra]
