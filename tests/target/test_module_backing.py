@@ -57,8 +57,11 @@ def test_a_backing_disk_failing_every_write_is_given_up(boot, tmp_path):
     st = rz.stats()
     assert rz.backing_state() == "failed", st
     assert st["failed_writes"] >= 16, st
-    # the writes sent before the failures came back, and no more: not one per retry
-    assert st["bdev_num_writes"] < 16 + 256, st
+    # a failed slot is never forwarded again: at most one write per slot of the device
+    # (65536), all of them failed, against millions, one per retry, before; how many
+    # were on their way when the 16th failure came back depends on the machine's speed
+    # (27 on a stock kernel, 3571 on the debug kernel)
+    assert st["bdev_num_writes"] == st["failed_writes"] <= (256 << 20) // 4096, st
     # RAM held the pages instead (gone again now that the workload has exited), within
     # memlimit
     assert 16 << 20 <= st["mem_used_max"] <= 200 << 20, st
