@@ -133,19 +133,26 @@ static void rz_backing_give_up(struct rz_dev *dev, int state)
 {
 	if (cmpxchg(&dev->backing_state, RZ_BACKING_OK, state) != RZ_BACKING_OK)
 		return;
-	pr_warn("%s: backing device %s %s: no more pages go to it, they stay in RAM within memlimit\n",
-		dev->disk->disk_name, dev->backing_path,
-		state == RZ_BACKING_REMOVED ? "was removed" :
-		"failed writes to " __stringify(RZ_BACKING_MAX_FAILED) " slots");
+	if (state == RZ_BACKING_REMOVED)
+		pr_warn("%s: backing device %s was removed: no more pages go to it, they stay in RAM within memlimit\n",
+			dev->disk->disk_name, dev->backing_path);
+	else
+		pr_warn("%s: backing device %s failed %d writes in a row: no more pages go to it, they stay in RAM within memlimit\n",
+			dev->disk->disk_name, dev->backing_path,
+			dev->bdev_fail_limit);
 }
 
 /*
  * May the page for slot @index go to the backing device?  Not once it has
- * been given up or its disk is gone, not into a slot whose last write there
- * failed (swap writes the same slot again), and not beyond the write
- * budget; takes one page of the budget when it says yes.
+ * been given up or its disk is gone, and not beyond the write budget; takes
+ * one page of the budget when it says yes.  Not into a slot whose last write
+ * there failed either (swap writes the same page to the same slot again),
+ * unless RAM cannot take the page (@ram_full): a failed request fails every
+ * page merged into it, so the retry may well succeed, and refusing it would
+ * leave swap retrying a write that can only fail.
  */
-bool rz_backing_may_write(struct rz_dev *dev, unsigned long index)
+bool rz_backing_may_write(struct rz_dev *dev, unsigned long index,
+			  bool ram_full)
 {
 	bool claimed;
 
@@ -155,7 +162,7 @@ bool rz_backing_may_write(struct rz_dev *dev, unsigned long index)
 		rz_backing_give_up(dev, RZ_BACKING_REMOVED);
 		return false;
 	}
-	if (test_bit(index, dev->bdev_bad))
+	if (!ram_full && test_bit(index, dev->bdev_bad))
 		return false;
 	/*
 	 * A stale copy waiting to be trimmed is overwritten instead: taking
@@ -314,13 +321,16 @@ static void rz_fwd_endio(struct bio *bio)
 	struct rz_dev *dev = fwd->dev;
 	blk_status_t status = bio->bi_status;
 
-	if (status) {
+	if (!status && fwd->write) {
+		/* a disk that takes some writes is not given up */
+		atomic_set(&dev->bdev_failed, 0);
+	} else if (status) {
 		if (fwd->write) {
 			/* never hand out what the failed write left there */
 			set_bit(fwd->index, dev->bdev_bad);
 			atomic64_inc(&dev->stats.failed_writes);
 			if (atomic_inc_return(&dev->bdev_failed) >=
-			    RZ_BACKING_MAX_FAILED)
+			    dev->bdev_fail_limit)
 				rz_backing_give_up(dev,
 						   rz_bdev_dead(dev->bdev) ?
 						   RZ_BACKING_REMOVED :
@@ -357,7 +367,8 @@ void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
 		 RZ_SECTORS_PER_PAGE);
 	bio->bi_end_io = rz_fwd_endio;
 	if (write) {
-		/* rz_backing_may_write() said this slot's bit is clear */
+		/* rz_fwd_endio() sets it again if this write fails too */
+		clear_bit(index, dev->bdev_bad);
 		set_bit(index, dev->bdev_written);
 		atomic64_inc(&dev->stats.bdev_num_writes);
 	} else {

@@ -405,7 +405,7 @@ static int rz_compress_page(struct rz_dev *dev, struct rz_blk *b,
 	} else {
 		clen = rz_compress(dev->comp, s, src, RZ_MAX_ZPAGE);
 		if (dev->bdev && (!clen || clen > RZ_MAX_ZPAGE_BDEV) &&
-		    rz_backing_may_write(dev, index))
+		    rz_backing_may_write(dev, index, false))
 			*forward = true;
 		else
 			err = rz_store(dev, index, src, s->cbuf, clen, e);
@@ -429,7 +429,7 @@ static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
 		err = rz_compress_page(dev, b, index, &new, &forward);
 	}
 	/* RAM cannot take it (memlimit, no memory): the backing device may */
-	if (err && rz_backing_may_write(dev, index)) {
+	if (err && rz_backing_may_write(dev, index, true)) {
 		err = 0;
 		forward = true;
 	}
@@ -905,6 +905,9 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 		dev->bdev_trimming = bad + 2 * BITS_TO_LONGS(nr);
 		dev->bdev_written = bad + 3 * BITS_TO_LONGS(nr);
 		dev->bdev_can_trim = rz_bdev_can_discard(dev->bdev);
+		dev->bdev_fail_limit = RZ_BACKING_MAX_FAILED + 2 *
+			(queue_max_sectors(bdev_get_queue(dev->bdev)) /
+			 RZ_SECTORS_PER_PAGE);
 	}
 	dev->nr_slots = nr;
 	dev->disksize = disksize;

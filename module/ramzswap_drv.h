@@ -110,11 +110,12 @@ enum rz_backing_state {
 };
 
 /*
- * Forwarded writes that fail on this many slots give the backing device up:
- * a partition worn out or gone fails every write, and each retry would spend
- * the write budget and time for nothing while RAM within memlimit could hold
- * the page.  One bad block does not: a slot whose write failed is not
- * forwarded again until swap frees it.
+ * Forwarded writes failing one after another, with none succeeding between,
+ * give the backing device up after two of its largest requests and this
+ * many pages more: a partition worn out or gone fails every write, and each
+ * retry would spend the write budget and time for nothing while RAM within
+ * memlimit could hold the page.  A bad block does not: it fails the request
+ * it is in, every page merged into it, but the writes around it succeed.
  */
 #define RZ_BACKING_MAX_FAILED	16
 
@@ -180,7 +181,8 @@ struct rz_dev {
 	bool bdev_can_trim;		/* the backing device takes discards */
 	struct delayed_work trim_work;
 	int backing_state;		/* enum rz_backing_state, READ_ONCE */
-	atomic_t bdev_failed;		/* slots whose forwarded write failed */
+	atomic_t bdev_failed;		/* forwarded writes failed in a row */
+	int bdev_fail_limit;		/* that give it up */
 	unsigned long bwl;		/* backing_write_limit, 0 = none */
 	atomic_long_t bwl_left;
 
@@ -211,7 +213,8 @@ void rz_bdev_module_exit(void);
 int rz_backing_open(struct rz_dev *dev, const char *path);
 void rz_backing_take(struct rz_dev *dev, struct rz_backing_old *old);
 void rz_backing_put(struct rz_dev *dev, struct rz_backing_old *old);
-bool rz_backing_may_write(struct rz_dev *dev, unsigned long index);
+bool rz_backing_may_write(struct rz_dev *dev, unsigned long index,
+			  bool ram_full);
 void rz_backing_forget(struct rz_dev *dev, unsigned long index);
 bool rz_backing_gone(struct rz_dev *dev);
 void rz_backing_trim_work(struct work_struct *work);
