@@ -156,7 +156,7 @@ def scan_3x_ram(t, data: str, mode: str) -> Scan3x:
     mib = 3 * ram_mib(t)
     pages = mib << 20 >> 12
     before = rz.stats()
-    sampler = Sampler(rz)
+    sampler = Sampler(rz, every=0.2)
     res = rzscan(t, sd.Scan(data, mib, mode=mode))
     samples = sampler.stop()
     after = rz.stats()
@@ -164,7 +164,10 @@ def scan_3x_ram(t, data: str, mode: str) -> Scan3x:
     out = res.report
     assert (res.status, out["mismatches"], out["pages_scanned"]) == (0, 0, pages), out
     assert out["pswpout"] > pages // 2, out  # most of it really went to swap
-    assert len(samples) >= 5
+    # the checks on the samples mean something only over samples taken while rzscan ran
+    # (how many there are depends on the machine's speed: same-filled pages go fast)
+    during = [s for s in samples if before["num_writes"] < s["num_writes"] < after["num_writes"]]
+    assert during, samples
     bad = [p for s in [*samples, after] for p in check_consistent(s, DISKSIZE, MEMLIMIT)]
     assert not bad, "\n".join(bad[:5])
     # the slots rzscan had are free again: notify/discard brought pages_stored back near 0
