@@ -33,13 +33,20 @@ help:
 	@echo "  make bench-backing           swap with a throttled backing disk -> out/bench/backing.md"
 	@echo "  make reliability [SOAK=min]  fault injection, stress, soak, fuzz -> out/reliability/"
 
-deps: $(VENV)/.installed
+deps: $(VENV)/.installed $(VENV)/.paths
 
 $(VENV)/.installed: requirements-dev.txt tools/install-deps.sh
 	@./tools/install-deps.sh
 	@# a venv left half made (python3-venv was missing) has no pip: make it again
 	@test -x $(VENV)/bin/pip || { rm -rf $(VENV); python3 -m venv $(VENV); }
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# The venv's python finds the host tools and the helper (whose stats parser they share)
+# however it is started: by make, by pytest, or as a subprocess of a test.
+$(VENV)/.paths: $(VENV)/.installed Makefile
+	@$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_path('purelib'), \
+		'ramzswap-tree.pth').write_text('$(CURDIR)/tools\n$(CURDIR)/ramzswap-setup\n')"
 	@touch $@
 
 # The offline test image (Debian kernel + our module, helper and overlay).

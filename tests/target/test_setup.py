@@ -16,7 +16,7 @@ from pathlib import Path
 import lz4.block
 import pytest
 import rzsetup_pages
-from rztools.target import swapdevs as sd
+from ramzswap_setup.procfs import stats_lines
 
 PAGE = 4096
 CGROUP = "/sys/fs/cgroup/rztest"
@@ -55,7 +55,7 @@ def sysfs(t, attr: str, device: str = RAMZSWAP) -> str:
 
 def stats(t) -> dict[str, int]:
     """The module's numeric stats (the comp_algorithm line names, it does not count)."""
-    return sd.parse_ramzswap_stats(sysfs(t, "stats"))
+    return stats_lines(sysfs(t, "stats"))
 
 
 def kv_file(t, path: str) -> dict[str, str]:
@@ -173,7 +173,7 @@ def test_status_json_matches_the_module_stats(target):
             pytest.fail("the module's stats never held still across a status")
         text = raw.removeprefix("quiet\n")
         brace = text.index("{")
-        st = sd.parse_ramzswap_stats(text[:brace])
+        st = stats_lines(text[:brace])
         status = json.loads(text[brace:])
         swap = swaps(target)["/dev/ramzswap0"]
     finally:

@@ -15,10 +15,11 @@ import os
 import sys
 from pathlib import Path
 
+from ramzswap_setup.procfs import stats_lines
+
 from ..arches import DEFAULT_ARCH, DEFAULT_KERNEL, UnknownTarget, lookup
 from .console import ConsoleError
 from .qemu import Machine, QemuError, Vm
-from .swapdevs import parse_ramzswap_stats
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -65,7 +66,7 @@ def demo(arch_name: str, kernel: str, mem: str, workload_mib: int) -> None:
         out = show(con, f"rzscan --data mixed --mode cyclic {workload_mib} 2", timeout=1800)
         result = json.loads(out.strip().splitlines()[-1])
         show(con, "free -m")
-        st = parse_ramzswap_stats(show(con, "cat /sys/block/ramzswap0/stats"))
+        st = stats_lines(show(con, "cat /sys/block/ramzswap0/stats"))
         show(con, "ramzswap-setup status")
         if result.get("mismatches", 1) != 0:
             raise DemoFailed("rzscan found pages that came back wrong")

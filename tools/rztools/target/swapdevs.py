@@ -13,6 +13,9 @@ import shlex
 import time
 from dataclasses import dataclass
 
+# the module's stats file has one parser, the helper's, which ships with the module
+from ramzswap_setup.procfs import stats_lines
+
 from .shell import Shell
 
 BACKENDS = ("ramzswap", "zram")
@@ -23,16 +26,6 @@ ZRAM_MM_STAT = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limi
                 "mem_used_max", "same_pages", "pages_compacted", "huge_pages",
                 "huge_pages_since")
 ZRAM_IO_STAT = ("failed_reads", "failed_writes", "invalid_io", "notify_free")
-
-
-def parse_ramzswap_stats(text: str) -> dict[str, int]:
-    """The module's `stats` file: one `name value` per line."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-            out[parts[0]] = int(parts[1])
-    return out
 
 
 class GuestError(RuntimeError):
@@ -110,7 +103,7 @@ def parse_stats(backend: str, text: str) -> dict[str, int]:
     mem_used_total, failed_writes, ...); ramzswap's stats file gives more."""
     if backend == "zram":
         return parse_zram_stats(text)
-    st = parse_ramzswap_stats(text)
+    st = stats_lines(text)
     if "orig_data_size" not in st:
         raise ValueError(f"no ramzswap stats in {text!r}")
     return st
