@@ -38,7 +38,7 @@ from ..target import booter
 from ..target import swapdevs as sd
 from ..target.console import ConsoleError
 from ..target.qemu import QemuError
-from .figures import fmt, fmt_range, summarize
+from .figures import FIGURE_INFO, fmt, fmt_range, summarize
 from .plan import GuestPlan
 
 REPO = Path(__file__).resolve().parents[3]
@@ -50,12 +50,7 @@ GROUP = "rzbacking"
 # "throttling.bps-write=2097152,throttling.iops-write=200" saturates the disk instead.
 THROTTLE = "throttling.bps-write=8388608,throttling.iops-write=1000"
 VARIANTS = ("compressible", "some_incompressible")
-FIGURES = {
-    "swapout_per_s": ("swap-outs/s", True),
-    "worst_page_ms": ("worst page time (ms)", False),
-    "elapsed_s": ("workload seconds", False),
-    "bdev_num_writes": ("pages written to the backing disk", False),
-}
+FIGURES = ("swapout_per_s", "worst_page_ms", "elapsed_s", "bdev_num_writes")
 
 
 @dataclass(frozen=True)
@@ -135,13 +130,13 @@ def markdown(plan: Plan, meta: dict, variants: dict, ratios: dict) -> str:
         "",
         "## some incompressible / compressible (paired runs)",
         "",
-        "| " + " | ".join(FIGURES[f][0] for f in figs) + " |",
+        "| " + " | ".join(FIGURE_INFO[f][0] for f in figs) + " |",
         "|" + " --- |" * len(figs),
         "| " + " | ".join(fmt_range(ratios[f]) for f in figs) + " |",
         "",
         "## Per variant",
         "",
-        "| variant | " + " | ".join(FIGURES[f][0] for f in figs) + " |",
+        "| variant | " + " | ".join(FIGURE_INFO[f][0] for f in figs) + " |",
         "| --- |" + " --- |" * len(figs),
     ]
     for v in VARIANTS:

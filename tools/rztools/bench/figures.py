@@ -10,6 +10,26 @@ import os
 import statistics
 from collections.abc import Iterable
 
+# Every figure a benchmark reports, under one name wherever it appears: what it is, and
+# whether more is better.  First what the workload cost, then where its pages went.
+COST_FIGURES = {
+    "pages_per_s": ("pages/s (swap-out + swap-in)", True),
+    "pages_per_s_rewrite": ("pages/s, every page rewritten (--rewrite)", True),
+    "us_per_page": ("µs per page", False),
+    "swapout_per_s": ("swap-outs/s", True),
+    "worst_page_ms": ("worst page time (ms)", False),
+    "elapsed_s": ("workload seconds", False),
+    "sys_s": ("system CPU seconds (guest)", False),
+    "pswpout": ("swap-outs (pages)", False),
+}
+STORE_FIGURES = {
+    "ratio": ("compression ratio orig/compr", True),
+    "orig_per_mem_used": ("orig_data_size / mem_used_total", True),
+    "compr_per_mem_used_after_churn": ("compr_data_size / mem_used_total after churn", True),
+    "bdev_num_writes": ("pages written to the backing disk", False),
+}
+FIGURE_INFO = {**COST_FIGURES, **STORE_FIGURES}
+
 
 def summarize(values: Iterable[float | None]) -> dict[str, float | None]:
     """min/median/max of the defined values (None where a figure has no meaning, e.g.

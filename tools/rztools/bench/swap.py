@@ -55,7 +55,7 @@ from ..target import swapdevs as sd
 from ..target.console import ConsoleError
 from ..target.qemu import QemuError
 from . import allocator
-from .figures import fmt, fmt_range, host_load, median_interval, summarize, verdict
+from .figures import FIGURE_INFO, fmt, fmt_range, host_load, median_interval, summarize, verdict
 from .plan import GuestPlan
 
 REPO = Path(__file__).resolve().parents[3]
@@ -77,18 +77,6 @@ EXTRA = ("elapsed_s", "pswpout", "pages_per_s_rewrite")
 ALL_FIGURES = FIGURES + EXTRA
 STORAGE_FIGURES = ("ratio", "orig_per_mem_used", "compr_per_mem_used_after_churn")
 MIN_STORE = 1 << 20  # below this the storage ratios are those of a handful of stray pages
-# what each figure is, and whether more is better
-FIGURE_INFO = {
-    "pages_per_s": ("pages/s (swap-out + swap-in)", True),
-    "us_per_page": ("µs per page", False),
-    "ratio": ("compression ratio orig/compr", True),
-    "orig_per_mem_used": ("orig_data_size / mem_used_total", True),
-    "compr_per_mem_used_after_churn": ("compr_data_size / mem_used_total after churn", True),
-    "sys_s": ("system CPU seconds (guest)", False),
-    "elapsed_s": ("workload seconds", False),
-    "pswpout": ("swap-outs (pages)", False),
-    "pages_per_s_rewrite": ("pages/s, every page rewritten (--rewrite)", True),
-}
 
 
 @dataclass(frozen=True)
