@@ -10,9 +10,10 @@ Layers, top down; a module imports from its own layer or those below
 
   command line   __main__, cli (start/stop at boot, click-free), commands (the click group),
                  invocation (what a run gets injected, failures as one line and a status)
-  commands' work startstop, status, estimate
+  commands' work startstop, status, estimate, writeback
   deciding       plan (what start would do and why), policy (sizing rules), config (settings
-                 and where each came from), backing_checks, flash_budget, state
+                 and where each came from), backing_checks, flash_budget, state,
+                 writeback_policy (idle writeback rounds and their budget)
   the drivers    backends (ramzswap and zram behind one interface), swapheader
   the system     env, kernel, modload, libc, rootfs, procfs, signatures, kvfile
   plain values   sizes, errors

@@ -6,6 +6,7 @@ writeback_limit when the kernel has CONFIG_ZRAM_WRITEBACK). Both report the same
 normalised statistics; whatever a kernel lacks is said, not ignored.
 """
 
+import errno
 import os
 
 from . import procfs
@@ -147,6 +148,30 @@ class Backend:
     def reset(self, env: Env) -> None:
         self.write(env, "reset", 1)
 
+    # -- idle writeback ---------------------------------------------------------------------
+    def writeback_missing(self, env: Env) -> str | None:
+        """Why this driver, as loaded, cannot write idle pages back (None: it can)."""
+        missing = [a for a in ("idle", "writeback") if not self.has_attr(env, a)]
+        if missing:
+            return f"this {self.name} has no idle writeback (no {' or '.join(missing)} attribute)"
+        return None
+
+    def mark_idle(self, env: Env, age: int | None = None) -> bool:
+        """Mark stored pages idle: all of them, or those untouched for @age seconds.  False
+        when the driver takes no age (then nothing was marked)."""
+        if age is None:
+            self.write(env, "idle", "all")
+            return True
+        return False
+
+    def written_bytes(self, env: Env) -> int:
+        """Bytes written to the backing device since init."""
+        return self.stats(env)[0].get("bdev_write_bytes") or 0
+
+    def writeback(self, env: Env, mode: str, nbytes: int) -> None:
+        """Write pages of @mode (huge_idle, idle, huge) back, at most @nbytes."""
+        raise NotImplementedError
+
 
 class Ramzswap(Backend):
     name = "ramzswap"
@@ -191,6 +216,10 @@ class Ramzswap(Backend):
 
     def set_write_limit(self, env: Env, pages: int) -> None:
         self.write(env, "backing_write_limit", pages)
+
+    def writeback(self, env: Env, mode: str, nbytes: int) -> None:
+        # the module also spends backing_write_limit on these pages
+        self.write(env, "writeback", f"{mode} max_pages={nbytes // env.page_size}")
 
     def stats(self, env: Env) -> tuple[dict[str, int | None], dict[str, dict[str, int]]]:
         raw = procfs.stats_lines(self.attr(env, "stats") or "")
@@ -278,6 +307,40 @@ class Zram(Backend):
 
     def set_write_limit(self, env: Env, pages: int) -> None:
         self.write(env, "writeback_limit", pages)
+
+    def mark_idle(self, env: Env, age: int | None = None) -> bool:
+        if age is None:
+            return super().mark_idle(env)
+        try:  # by age from 6.2, with CONFIG_ZRAM_MEMORY_TRACKING; EINVAL before
+            self.write(env, "idle", age)
+        except OSError as e:
+            if e.errno != errno.EINVAL:
+                raise
+            return False
+        return True
+
+    def writeback(self, env: Env, mode: str, nbytes: int) -> None:
+        """zram has no size per request: writeback_limit bounds it, lowered for the round
+        and then put back to what it was, less what the round wrote.  zram's answer is
+        not the measure (it fails a request that wrote some pages, and succeeds one that
+        wrote none): bd_stat is."""
+        enabled = self.attr(env, "writeback_limit_enable") == "1"
+        before = self.int_attr(env, "writeback_limit") or 0
+        units = nbytes // LIMIT_UNIT
+        self.write(env, "writeback_limit_enable", 1)
+        self.write(env, "writeback_limit", min(units, before) if enabled else units)
+        start = self.written_bytes(env)
+        try:
+            self.write(env, "writeback", mode)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EIO, errno.ENOSPC, errno.EAGAIN):
+                raise
+        finally:
+            spent = (self.written_bytes(env) - start) // LIMIT_UNIT
+            if enabled:
+                self.write(env, "writeback_limit", max(0, before - spent))
+            else:
+                self.write(env, "writeback_limit_enable", 0)
 
     def stats(self, env: Env) -> tuple[dict[str, int | None], dict[str, dict[str, int]]]:
         raw = {

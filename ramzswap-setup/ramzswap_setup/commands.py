@@ -158,6 +158,29 @@ def status(ctx: click.Context, root: str | None, as_json: bool) -> int:
 
 @group.command()
 @_root_option
+@click.option("--config", "config_path", metavar="FILE",
+              help="TOML config file [default: /etc/ramzswap.conf]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
+@click.pass_context
+def writeback(ctx: click.Context, root: str | None, config_path: str | None,
+              as_json: bool) -> int:
+    """One round of idle writeback to the backing device, within the flash budget."""
+    from . import writeback as wb
+
+    env = ctx.obj.env(_root(ctx, root))
+
+    def run() -> None:
+        result = wb.run_round(env, config_path)
+        if as_json:
+            _print_json(result)
+        else:
+            sys.stdout.write(wb.format_round(result))
+
+    return guarded(run, env)
+
+
+@group.command()
+@_root_option
 @click.option(
     "--pid",
     "pids",

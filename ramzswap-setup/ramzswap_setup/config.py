@@ -6,7 +6,7 @@ source, so a bad one is reported as "<source>: <key>: <reason>" (exit 2) before 
 """
 
 from .errors import ConfigError
-from .sizes import parse_budget, parse_size
+from .sizes import parse_budget, parse_duration, parse_size
 
 TYPE_CHECKING = False  # typing is not imported at run time: this module is on the boot path
 if TYPE_CHECKING:
@@ -77,6 +77,23 @@ def _budget(raw: object) -> object:
     return parse_budget(raw)
 
 
+def _round_size(raw: object) -> int:
+    spec = parse_size(raw)
+    if spec.percent:
+        raise ValueError(f"{raw!r}: a round is an amount of bytes, not a percentage")
+    nbytes = spec.resolve(0)
+    if nbytes == 0:
+        raise ValueError(f"{raw!r}: a round of 0 bytes writes nothing")
+    return nbytes
+
+
+def _writeback_budget(raw: object) -> object:
+    budget = parse_budget(raw)
+    if budget is None:
+        raise ValueError(f"{raw!r}: writeback needs a budget (such as 1G/day)")
+    return budget
+
+
 def _algorithm(raw: object) -> str:
     if isinstance(raw, str) and raw.strip() and all(c.isalnum() or c in "-_" for c in raw.strip()):
         return raw.strip()
@@ -103,6 +120,12 @@ SCHEMA = {
     "force": (_bool, False),
     "algorithm": (_algorithm, "lz4"),
     "level": (_level, 0),
+    # idle writeback (`writeback`, run by cron): the defaults are Android's and ChromeOS's
+    "writeback_idle_age": (parse_duration, 20 * 3600),
+    "writeback_interval": (parse_duration, 600),
+    "writeback_round_min": (_round_size, 5 << 20),
+    "writeback_round_max": (_round_size, 300 << 20),
+    "writeback_budget": (_writeback_budget, parse_budget("1G/day")),
 }
 
 

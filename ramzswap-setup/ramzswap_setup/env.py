@@ -4,6 +4,7 @@ import os
 import sys
 import time
 
+from .errors import ConfigError
 from .kernel import Kernel
 from .rootfs import Root
 
@@ -47,3 +48,10 @@ class Env:
             pass
         finally:
             os.close(fd)
+
+
+def require_live(env: Env, command: str) -> None:
+    if not env.root.is_live and not env.kernel.fake:
+        raise ConfigError(
+            f"{command} acts on the running kernel: --root is only for plan, status and estimate"
+        )

@@ -60,17 +60,22 @@ def _decimal(text: str) -> tuple[int, int] | None:
     return int((whole or "0") + frac), 10 ** len(frac)
 
 
+def _int_or_text(value: object, hint: str, what: str) -> int | str:
+    """A setting as TOML gives it: a whole number (not a bool), or text, stripped."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{what} cannot be negative")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected {hint}")
+    return value.strip()
+
+
 def parse_size(value: object) -> SizeSpec:
     """Parse a configured size; raises ValueError with a short reason."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected {SIZE_HINT}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a size cannot be negative")
-        return SizeSpec(str(value), False, value, 1)
-    if not isinstance(value, str):
-        raise ValueError(f"expected {SIZE_HINT}")
-    text = value.strip()
+    text = _int_or_text(value, SIZE_HINT, "a size")
+    if isinstance(text, int):
+        return SizeSpec(str(text), False, text, 1)
     if text.endswith("%"):
         number = _decimal(text[:-1].strip())
         if number is None:
@@ -134,3 +139,28 @@ def parse_budget(value: object) -> Budget | None:
     if nbytes < PAGE:
         raise ValueError(f"{value!r}: a budget below 4 KiB per {unit} cannot be kept; use none")
     return Budget(value.strip(), nbytes, _PERIODS[unit], unit)
+
+
+_DURATIONS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_HINT = "a duration such as 20h, 10m, 90s, 1d or a number of seconds"
+
+
+def parse_duration(value: object) -> int:
+    """'20h' -> 72000 seconds; whole numbers only."""
+    text = _int_or_text(value, DURATION_HINT, "a duration")
+    if isinstance(text, int):
+        return text
+    text = text.lower()
+    unit = text[-1:] if text[-1:] in _DURATIONS else ""
+    number = text[: len(text) - len(unit)].strip()
+    if not number.isdigit() or not number.isascii():
+        raise ValueError(f"{value!r} is not {DURATION_HINT}")
+    return int(number) * _DURATIONS[unit]
+
+
+def format_duration(seconds: int) -> str:
+    """72000 -> '20h', 600 -> '10m', 90 -> '90s'."""
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _DURATIONS[unit] == 0:
+            return f"{seconds // _DURATIONS[unit]}{unit}"
+    return f"{seconds}s"

@@ -11,17 +11,10 @@ import errno
 from . import plan as planner
 from . import state, swapheader
 from .backends import Backend
-from .env import Env
+from .env import Env, require_live
 from .errors import ConfigError, SetupError
 from .kernel import swap_flags
 from .sizes import format_size
-
-
-def _require_live(env: Env, command: str) -> None:
-    if not env.root.is_live and not env.kernel.fake:
-        raise ConfigError(
-            f"{command} acts on the running kernel: --root is only for plan, status and estimate"
-        )
 
 
 def _undo(env: Env, backend: Backend, loaded: bool) -> None:
@@ -85,7 +78,7 @@ def _swapon(env: Env, device: str, priority: int) -> list[str]:
 
 
 def start(env: Env, options: dict[str, object], config_path: str | None = None) -> None:
-    _require_live(env, "start")
+    require_live(env, "start")
     plan = planner.build(env, options, config_path)
     cfg = plan.config
     if not plan.enabled:
@@ -233,7 +226,7 @@ def _ours(env: Env, values: dict[str, str]) -> list[Backend]:
 
 
 def stop(env: Env) -> None:
-    _require_live(env, "stop")
+    require_live(env, "stop")
     values = state.load(env)
     devices = _ours(env, values)
     if not devices:

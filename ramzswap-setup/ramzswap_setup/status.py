@@ -72,7 +72,19 @@ def gather(env: Env) -> dict[str, Any]:
         device["memlimit_used"] = _ratio(used, memlimit)
         device["stats"] = raw
         devices.append(device)
-    return {"devices": devices, "flash": flash_info, "notes": notes}
+    return {"devices": devices, "flash": flash_info, "writeback": _writeback(env, notes),
+            "notes": notes}
+
+
+def _writeback(env: Env, notes: list[str]) -> dict[str, object] | None:
+    from . import writeback
+    from .errors import ConfigError
+
+    try:
+        return writeback.status(env)
+    except ConfigError as e:
+        notes.append(f"writeback: {e}")
+        return None
 
 
 def _size(n: object) -> str:
@@ -128,6 +140,18 @@ def format_status(info: dict[str, Any]) -> str:
         lines.append(
             f"flash: {_size(flash_info['today_bytes'])} written this period{of}, "
             f"{_size(flash_info['lifetime_bytes'])} lifetime"
+        )
+    wb: dict[str, Any] | None = info.get("writeback")
+    if wb:
+        from .writeback import when
+
+        last = when(wb["last_round"])
+        if wb["last_round"]:
+            last += f" ({_size(wb['last_round_bytes'])})"
+        lines.append(
+            f"writeback: last round {last}, next from {when(wb['next_round'])}, "
+            f"{_size(wb['budget_left'])} of {_size(wb['budget_bytes'])} per "
+            f"{wb['budget_period']} left"
         )
     lines.extend(f"note: {n}" for n in info["notes"])
     return "\n".join(lines) + "\n"

@@ -180,6 +180,8 @@ class FakeKernel(Kernel):
         limit_after_init: bool = True,
         ramzswap_algorithms: tuple[str, ...] | None = ("lz4", "lz4hc", "lzo-rle", "lzo", "zstd"),
         zram_levels: bool = True,
+        zram_idle_age: bool = True,
+        ramzswap_writeback: bool = False,
     ) -> None:
         self.sys = system
         self.calls: list[tuple] = []
@@ -188,6 +190,13 @@ class FakeKernel(Kernel):
         # None: a module from before comp_algorithm; zram_levels: algorithm_params (6.12)
         self.ramzswap_algorithms = ramzswap_algorithms
         self.zram_levels = zram_levels
+        # zram's `idle <seconds>` (6.2+); ramzswap: a module with idle and writeback
+        self.zram_idle_age = zram_idle_age
+        self.ramzswap_writeback = ramzswap_writeback
+        # pages each writeback mode finds, per device; a test fills them
+        self.writeback_pages: dict[str, dict[str, int]] = {}
+        # answer a writeback that wrote pages with this errno anyway (zram does)
+        self.writeback_errno: int | None = None
         # the module accepts backing_write_limit at any time; False makes it answer EBUSY
         self.limit_after_init = limit_after_init
         self.modprobe_status = 0
@@ -253,6 +262,8 @@ class FakeKernel(Kernel):
             if self.ramzswap_algorithms is not None:
                 attrs["comp_algorithm"] = self._offered("ramzswap", "lz4")
                 attrs["comp_level"] = "0"
+            if self.ramzswap_writeback:
+                attrs.update(idle="", writeback="")
         else:
             attrs = dict(
                 common,
@@ -270,6 +281,8 @@ class FakeKernel(Kernel):
                     writeback_limit_enable="0",
                     writeback_limit="0",
                     bd_stat="0 0 0",
+                    idle="",
+                    writeback="",
                 )
         for attr, value in attrs.items():
             self.sys.write(
@@ -311,6 +324,14 @@ class FakeKernel(Kernel):
             if driver == "ramzswap":  # an algorithm comes with its default level
                 self.sys.write(f"{d}/comp_level", "0\n")
             return
+        if attr == "idle":
+            if value != "all" and not (driver == "zram" and self.zram_idle_age
+                                       and value.isdigit()):
+                raise OSError(errno.EINVAL, "Invalid argument", path)
+            return
+        if attr == "writeback":
+            self._writeback(d, name, driver, value, path)
+            return
         if attr == "mem_limit":
             mm = self.sys.read(f"{d}/mm_stat").split()
             mm[3] = str(int(value))
@@ -320,6 +341,37 @@ class FakeKernel(Kernel):
             self.sys.write(f"{d}/initstate", "1\n")
             with open(self.sys.path(f"/dev/{name}"), "r+b") as f:
                 f.truncate(int(value))
+
+    def _writeback(self, d: str, name: str, driver: str, value: str, path: str) -> None:
+        """Write back the pages the test put in writeback_pages[name][mode], within
+        max_pages (ramzswap) or the enabled writeback_limit (zram)."""
+        mode, _, rest = value.partition(" ")
+        if mode not in ("idle", "huge", "huge_idle"):
+            raise OSError(errno.EINVAL, "Invalid argument", path)
+        pages = self.writeback_pages.setdefault(name, {})
+        n = pages.get(mode, 0)
+        if driver == "ramzswap":
+            key, _, count = rest.partition("=")
+            if key != "max_pages" or not count.isdigit():
+                raise OSError(errno.EINVAL, "Invalid argument", path)
+            n = min(n, int(count))
+            self.sys.set_stats(name, bdev_num_writes=self._stat(name, "bdev_num_writes") + n)
+        else:
+            if self.sys.read(f"{d}/writeback_limit_enable").strip() == "1":
+                limit = int(self.sys.read(f"{d}/writeback_limit"))
+                n = min(n, limit)
+                self.sys.write(f"{d}/writeback_limit", f"{limit - n}\n")
+            bd = self.sys.read(f"{d}/bd_stat").split()
+            bd[0], bd[2] = str(int(bd[0]) + n), str(int(bd[2]) + n)
+            self.sys.write(f"{d}/bd_stat", " ".join(bd) + "\n")
+        pages[mode] = pages.get(mode, 0) - n
+        if self.writeback_errno is not None or not n:
+            err = self.writeback_errno or errno.EIO
+            raise OSError(err, os.strerror(err), path)
+
+    def _stat(self, name: str, key: str) -> int:
+        text = self.sys.read(f"/sys/block/{name}/stats")
+        return int(dict(line.split() for line in text.splitlines())[key])
 
     def block_dev_id(self, path: str) -> tuple[int, int] | None:
         return self.sys.devices.get(self._rel(path))

@@ -101,7 +101,8 @@ def test_no_backing_write_limit_is_none_not_minus_one(run, system, kernel):
 
 def test_status_without_devices(run):
     assert run("status").out == "no ramzswap or zram devices\n"
-    assert json.loads(run("status", "--json").out) == {"devices": [], "flash": None, "notes": []}
+    assert json.loads(run("status", "--json").out) == {"devices": [], "flash": None,
+                                                      "writeback": None, "notes": []}
 
 
 def test_zram_status_maps_mm_io_and_bd_stat(run, system, kernel):
