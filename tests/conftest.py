@@ -32,6 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--timeout-scale", type=float,
                 default=float(os.environ.get("RZ_TIMEOUT_SCALE", "1")),
                 help="multiply every console timeout (slow boards, loaded hosts)")
+    g.addoption("--min-mem", default="",
+                help="boot every guest with at least this RAM (256M for a KASAN kernel)")
 
 
 def target_archs(config: pytest.Config) -> list[str]:

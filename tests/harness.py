@@ -21,6 +21,7 @@ import pytest
 from rztools.target import booter
 from rztools.target.console import ConsoleTimeout
 from rztools.target.guestproc import OOPS_RE
+from rztools.target.qemu import parse_size
 from rztools.target.shell import Shell
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +55,9 @@ class Booter(booter.Booter):
              hotplug: bool = False) -> Target:
         if self.config.getoption("--console"):
             pytest.skip("this test needs a guest of its own; --console uses the board as it is")
+        floor = self.config.getoption("--min-mem")
+        if floor and parse_size(floor) > parse_size(mem):
+            mem = floor
         return super().boot(mem, smp, backing, append, blkdebug, kernel, hotplug=hotplug)
 
     def attach(self) -> Target:  # type: ignore[override]
