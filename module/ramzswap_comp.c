@@ -66,10 +66,18 @@ ssize_t rz_backends_show(char *buf, const char *cur)
 /* 0 if @level is one @be takes (0: its default), else -EINVAL. */
 int rz_level_check(const struct rz_backend *be, int level)
 {
-	if (!level || (level >= be->min_level && level <= be->max_level &&
-		       be->max_level))
+	if (!level || (level >= be->level.min && level <= be->level.max &&
+		       be->level.max))
 		return 0;
 	return -EINVAL;
+}
+
+static int rz_ctx_init(const struct rz_backend *be, struct rz_cctx *ctx)
+{
+	if (be->ctx_init)
+		return be->ctx_init(ctx);
+	ctx->cmem = kvmalloc(be->wrkmem, GFP_KERNEL);
+	return ctx->cmem ? 0 : -ENOMEM;
 }
 
 struct rz_comp *rz_comp_create(const char *name, int level)
@@ -84,7 +92,7 @@ struct rz_comp *rz_comp_create(const char *name, int level)
 	if (!comp)
 		return ERR_PTR(-ENOMEM);
 	comp->be = be;
-	comp->level = level ? level : be->default_level;
+	comp->level = level ? level : be->level.def;
 	comp->ctx = alloc_percpu(struct rz_cctx);
 	if (!comp->ctx) {
 		kfree(comp);
@@ -94,7 +102,7 @@ struct rz_comp *rz_comp_create(const char *name, int level)
 		struct rz_cctx *ctx = per_cpu_ptr(comp->ctx, cpu);
 
 		ctx->level = comp->level;
-		err = be->ctx_init(ctx);
+		err = rz_ctx_init(be, ctx);
 		if (err) {
 			rz_comp_destroy(comp);
 			return ERR_PTR(err);
@@ -104,8 +112,8 @@ struct rz_comp *rz_comp_create(const char *name, int level)
 }
 
 /*
- * Also for a half-made one: ctx_free() runs once on every context, made,
- * half made by a failed ctx_init() or never initialised (zeroed).
+ * Also for a half-made one: every context, made, half made by a failed
+ * ctx_init() or never initialised (zeroed), is freed here, once.
  */
 void rz_comp_destroy(struct rz_comp *comp)
 {
@@ -113,8 +121,13 @@ void rz_comp_destroy(struct rz_comp *comp)
 
 	if (!comp)
 		return;
-	for_each_possible_cpu(cpu)
-		comp->be->ctx_free(per_cpu_ptr(comp->ctx, cpu));
+	for_each_possible_cpu(cpu) {
+		struct rz_cctx *ctx = per_cpu_ptr(comp->ctx, cpu);
+
+		kvfree(ctx->cmem);
+		kvfree(ctx->dmem);
+		kfree(ctx->priv);
+	}
 	free_percpu(comp->ctx);
 	kfree(comp);
 }

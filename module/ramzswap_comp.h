@@ -19,20 +19,31 @@
 #define RZ_COMP_NAME_MAX	16
 #define RZ_COMP_DEFAULT		"lz4"
 
-/* One CPU's state of one device's compressor. */
+/*
+ * One CPU's state of one device's compressor.  The front end frees what a
+ * backend put here, whether or not its ctx_init() succeeded.
+ */
 struct rz_cctx {
-	void *cmem;	/* compression work area */
-	void *dmem;	/* decompression work area, if the algorithm has one */
-	void *priv;	/* the backend's own (parameters for its level) */
+	void *cmem;	/* compression work area (kvmalloc) */
+	void *dmem;	/* decompression work area, if any (kvmalloc) */
+	void *priv;	/* the backend's own, for its level (kmalloc) */
 	int level;
+};
+
+/* The levels a backend takes; none when max is 0.  Level 0 means def. */
+struct rz_levels {
+	int min, max, def;
 };
 
 struct rz_backend {
 	const char *name;
-	/* accepted levels; 0 always means default_level */
-	int min_level, max_level, default_level;
+	/*
+	 * The work areas: @wrkmem bytes of cmem, allocated by the front end,
+	 * or, for a backend whose needs depend on the level, its ctx_init().
+	 */
+	size_t wrkmem;
 	int (*ctx_init)(struct rz_cctx *ctx);
-	void (*ctx_free)(struct rz_cctx *ctx);
+	struct rz_levels level;
 	/*
 	 * One page at @src into @dst (RZ_CBUF_SIZE bytes): the length, or 0
 	 * when it does not fit in @max_len.

@@ -16,22 +16,6 @@
 /* A level past this only makes lz4 skip more of the input. */
 #define RZ_LZ4_MAX_ACCEL	64
 
-static int rz_lz4_alloc(struct rz_cctx *ctx, size_t size)
-{
-	ctx->cmem = kvmalloc(size, GFP_KERNEL);
-	return ctx->cmem ? 0 : -ENOMEM;
-}
-
-static int rz_lz4_init(struct rz_cctx *ctx)
-{
-	return rz_lz4_alloc(ctx, LZ4_MEM_COMPRESS);
-}
-
-static void rz_lz4_free(struct rz_cctx *ctx)
-{
-	kvfree(ctx->cmem);
-}
-
 static unsigned int rz_lz4_compress(struct rz_cctx *ctx, const void *src,
 				    void *dst, unsigned int max_len)
 {
@@ -50,22 +34,12 @@ static int rz_lz4_decompress(struct rz_cctx *ctx, const void *src,
 }
 
 const struct rz_backend rz_lz4 = {
-	.name		= "lz4",
-	.min_level	= 1,
-	.max_level	= RZ_LZ4_MAX_ACCEL,
-	.default_level	= LZ4_ACCELERATION_DEFAULT,
-	.ctx_init	= rz_lz4_init,
-	.ctx_free	= rz_lz4_free,
-	.compress	= rz_lz4_compress,
-	.decompress	= rz_lz4_decompress,
+	.name = "lz4", .wrkmem = LZ4_MEM_COMPRESS,
+	.level = { .min = 1, .max = RZ_LZ4_MAX_ACCEL, .def = LZ4_ACCELERATION_DEFAULT },
+	.compress = rz_lz4_compress, .decompress = rz_lz4_decompress,
 };
 
 #ifdef RZ_HAVE_LZ4HC
-static int rz_lz4hc_init(struct rz_cctx *ctx)
-{
-	return rz_lz4_alloc(ctx, LZ4HC_MEM_COMPRESS);
-}
-
 static unsigned int rz_lz4hc_compress(struct rz_cctx *ctx, const void *src,
 				      void *dst, unsigned int max_len)
 {
@@ -76,13 +50,8 @@ static unsigned int rz_lz4hc_compress(struct rz_cctx *ctx, const void *src,
 }
 
 const struct rz_backend rz_lz4hc = {
-	.name		= "lz4hc",
-	.min_level	= LZ4HC_MIN_CLEVEL,
-	.max_level	= LZ4HC_MAX_CLEVEL,
-	.default_level	= LZ4HC_DEFAULT_CLEVEL,
-	.ctx_init	= rz_lz4hc_init,
-	.ctx_free	= rz_lz4_free,
-	.compress	= rz_lz4hc_compress,
-	.decompress	= rz_lz4_decompress,
+	.name = "lz4hc", .wrkmem = LZ4HC_MEM_COMPRESS,
+	.level = { .min = LZ4HC_MIN_CLEVEL, .max = LZ4HC_MAX_CLEVEL, .def = LZ4HC_DEFAULT_CLEVEL },
+	.compress = rz_lz4hc_compress, .decompress = rz_lz4_decompress,
 };
 #endif

@@ -17,17 +17,6 @@
 
 static_assert(lzo1x_worst_compress(PAGE_SIZE) <= RZ_CBUF_SIZE);
 
-static int rz_lzo_init(struct rz_cctx *ctx)
-{
-	ctx->cmem = kvmalloc(LZO1X_1_MEM_COMPRESS, GFP_KERNEL);
-	return ctx->cmem ? 0 : -ENOMEM;
-}
-
-static void rz_lzo_free(struct rz_cctx *ctx)
-{
-	kvfree(ctx->cmem);
-}
-
 static unsigned int rz_lzo_len(int ret, size_t len, unsigned int max_len)
 {
 	return ret == LZO_E_OK && len <= max_len ? len : 0;
@@ -52,11 +41,8 @@ static int rz_lzo_decompress(struct rz_cctx *ctx, const void *src,
 }
 
 const struct rz_backend rz_lzo = {
-	.name		= "lzo",
-	.ctx_init	= rz_lzo_init,
-	.ctx_free	= rz_lzo_free,
-	.compress	= rz_lzo_compress,
-	.decompress	= rz_lzo_decompress,
+	.name = "lzo", .wrkmem = LZO1X_1_MEM_COMPRESS,
+	.compress = rz_lzo_compress, .decompress = rz_lzo_decompress,
 };
 
 #ifdef RZ_HAVE_LZO_RLE
@@ -70,10 +56,7 @@ static unsigned int rz_lzo_rle_compress(struct rz_cctx *ctx, const void *src,
 }
 
 const struct rz_backend rz_lzo_rle = {
-	.name		= "lzo-rle",
-	.ctx_init	= rz_lzo_init,
-	.ctx_free	= rz_lzo_free,
-	.compress	= rz_lzo_rle_compress,
-	.decompress	= rz_lzo_decompress,
+	.name = "lzo-rle", .wrkmem = LZO1X_1_MEM_COMPRESS,
+	.compress = rz_lzo_rle_compress, .decompress = rz_lzo_decompress,
 };
 #endif

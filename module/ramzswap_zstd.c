@@ -18,13 +18,6 @@
 #define RZ_ZSTD_MAX_LEVEL	22
 #define RZ_ZSTD_DEFAULT_LEVEL	3
 
-static void rz_zstd_ctx_free(struct rz_cctx *ctx)
-{
-	kvfree(ctx->cmem);
-	kvfree(ctx->dmem);
-	kfree(ctx->priv);
-}
-
 static int rz_zstd_ctx_init(struct rz_cctx *ctx)
 {
 	struct rz_zstd *z;
@@ -69,12 +62,7 @@ static int rz_zstd_page_decompress(struct rz_cctx *ctx, const void *src,
 }
 
 const struct rz_backend rz_zstd = {
-	.name		= "zstd",
-	.min_level	= 1,
-	.max_level	= RZ_ZSTD_MAX_LEVEL,
-	.default_level	= RZ_ZSTD_DEFAULT_LEVEL,
-	.ctx_init	= rz_zstd_ctx_init,
-	.ctx_free	= rz_zstd_ctx_free,
-	.compress	= rz_zstd_page_compress,
-	.decompress	= rz_zstd_page_decompress,
+	.name = "zstd", .ctx_init = rz_zstd_ctx_init,
+	.level = { .min = 1, .max = RZ_ZSTD_MAX_LEVEL, .def = RZ_ZSTD_DEFAULT_LEVEL },
+	.compress = rz_zstd_page_compress, .decompress = rz_zstd_page_decompress,
 };
