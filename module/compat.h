@@ -97,6 +97,20 @@ static inline struct gendisk *rz_bio_disk(struct bio *bio)
 #endif
 }
 
+/* A write bio of one segment for @bdev, from the global pool (may sleep). */
+static inline struct bio *rz_bio_alloc_write(struct block_device *bdev)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
+	return bio_alloc(bdev, 1, REQ_OP_WRITE, GFP_NOIO);
+#else
+	struct bio *bio = bio_alloc(GFP_NOIO, 1);
+
+	bio_set_dev(bio, bdev);
+	bio->bi_opf = REQ_OP_WRITE;
+	return bio;
+#endif
+}
+
 /* A clone of @src sharing its pages, addressed to @bdev. */
 static inline struct bio *rz_bio_clone(struct bio *src,
 				       struct block_device *bdev,

@@ -149,7 +149,9 @@ static void rz_backing_give_up(struct rz_dev *dev, int state)
  * there failed either (swap writes the same page to the same slot again),
  * unless RAM cannot take the page (@ram_full): a failed request fails every
  * page merged into it, so the retry may well succeed, and refusing it would
- * leave swap retrying a write that can only fail.
+ * leave swap retrying a write that can only fail.  Nor while another write
+ * to the slot's block is in flight (a writeback of its old page): a yes
+ * claims the block until rz_backing_write_done().
  */
 bool rz_backing_may_write(struct rz_dev *dev, unsigned long index,
 			  bool ram_full)
@@ -164,6 +166,8 @@ bool rz_backing_may_write(struct rz_dev *dev, unsigned long index,
 	}
 	if (!ram_full && test_bit(index, dev->bdev_bad))
 		return false;
+	if (test_and_set_bit(index, dev->bdev_busy))
+		return false;
 	/*
 	 * A stale copy waiting to be trimmed is overwritten instead: taking
 	 * its bit keeps trim_work away.  Failing that, trim_work may have
@@ -175,15 +179,68 @@ bool rz_backing_may_write(struct rz_dev *dev, unsigned long index,
 	if (!claimed) {
 		/* a test_and_clear_bit() that finds the bit clear orders nothing */
 		smp_mb__after_atomic();
-		if (test_bit(index, dev->bdev_trimming))
+		if (test_bit(index, dev->bdev_trimming)) {
+			clear_bit(index, dev->bdev_busy);
 			return false;
+		}
 	}
 	if (!READ_ONCE(dev->bwl) ||
 	    atomic_long_add_unless(&dev->bwl_left, -1, 0))
 		return true;
+	clear_bit(index, dev->bdev_busy);
 	if (claimed)	/* not overwritten after all: trim it as planned */
 		rz_backing_forget(dev, index);
 	return false;
+}
+
+/*
+ * A claim of rz_backing_may_write() given back unused: the budget it took
+ * comes back.  @stale: the slot's page is not on the backing device (the
+ * caller saw so under the slot lock), so whatever its block holds is
+ * trimmed; a slot that is there keeps its block as it is.
+ */
+void rz_backing_unclaim(struct rz_dev *dev, unsigned long index, bool stale)
+{
+	if (READ_ONCE(dev->bwl))
+		atomic_long_inc(&dev->bwl_left);
+	if (stale)
+		rz_backing_forget(dev, index);
+	/* the trim is queued before another write may claim the block */
+	smp_mb__before_atomic();
+	clear_bit(index, dev->bdev_busy);
+}
+
+/* A write to slot @index's block is being submitted. */
+void rz_backing_wrote(struct rz_dev *dev, unsigned long index)
+{
+	/* rz_backing_write_done() sets it again if this write fails too */
+	clear_bit(index, dev->bdev_bad);
+	set_bit(index, dev->bdev_written);
+	atomic64_inc(&dev->stats.bdev_num_writes);
+}
+
+/*
+ * A write to slot @index's block has completed: its claim ends.  In any
+ * context.  A disk that takes some writes is not given up; one failing
+ * them in a row is.
+ */
+void rz_backing_write_done(struct rz_dev *dev, unsigned long index,
+			   blk_status_t status)
+{
+	if (!status) {
+		atomic_set(&dev->bdev_failed, 0);
+	} else {
+		/* never hand out what the failed write left there */
+		set_bit(index, dev->bdev_bad);
+		if (atomic_inc_return(&dev->bdev_failed) >=
+		    dev->bdev_fail_limit)
+			rz_backing_give_up(dev, rz_bdev_dead(dev->bdev) ?
+					   RZ_BACKING_REMOVED :
+					   RZ_BACKING_FAILED);
+	}
+	/* what the slot's state says of the block is seen before the claim ends */
+	smp_mb__before_atomic();
+	clear_bit(index, dev->bdev_busy);
 }
 
 /*
@@ -321,23 +378,11 @@ static void rz_fwd_endio(struct bio *bio)
 	struct rz_dev *dev = fwd->dev;
 	blk_status_t status = bio->bi_status;
 
-	if (!status && fwd->write) {
-		/* a disk that takes some writes is not given up */
-		atomic_set(&dev->bdev_failed, 0);
-	} else if (status) {
-		if (fwd->write) {
-			/* never hand out what the failed write left there */
-			set_bit(fwd->index, dev->bdev_bad);
-			atomic64_inc(&dev->stats.failed_writes);
-			if (atomic_inc_return(&dev->bdev_failed) >=
-			    dev->bdev_fail_limit)
-				rz_backing_give_up(dev,
-						   rz_bdev_dead(dev->bdev) ?
-						   RZ_BACKING_REMOVED :
-						   RZ_BACKING_FAILED);
-		} else {
-			atomic64_inc(&dev->stats.failed_reads);
-		}
+	if (fwd->write)
+		rz_backing_write_done(dev, fwd->index, status);
+	if (status) {
+		atomic64_inc(fwd->write ? &dev->stats.failed_writes :
+			     &dev->stats.failed_reads);
 		if (!parent->bi_status)
 			parent->bi_status = status;
 	}
@@ -366,14 +411,10 @@ void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
 	bio_trim(bio, iter->bi_sector - parent->bi_iter.bi_sector,
 		 RZ_SECTORS_PER_PAGE);
 	bio->bi_end_io = rz_fwd_endio;
-	if (write) {
-		/* rz_fwd_endio() sets it again if this write fails too */
-		clear_bit(index, dev->bdev_bad);
-		set_bit(index, dev->bdev_written);
-		atomic64_inc(&dev->stats.bdev_num_writes);
-	} else {
+	if (write)
+		rz_backing_wrote(dev, index);
+	else
 		atomic64_inc(&dev->stats.bdev_num_reads);
-	}
 	bio_inc_remaining(parent);
 	submit_bio(bio);
 }

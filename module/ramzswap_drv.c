@@ -2,11 +2,13 @@
 /*
  * ramzswap: a block device for swap that keeps pages compressed in RAM.
  *
- * Pages written to /dev/ramzswapN are compressed with LZ4 and kept in an
- * xvmalloc pool.  A page of one repeated machine word keeps only the word.
+ * Pages written to /dev/ramzswapN are compressed with the device's algorithm
+ * and kept in an xvmalloc pool.  A page of one repeated machine word keeps
+ * only the word.
  * With a backing device, pages that compress badly, and pages that RAM may
  * not take (memlimit reached, no memory), are written to the same slot of
- * the backing device instead.  Swap tells the device which slots it no
+ * the backing device instead, and on request the pages that stayed idle in
+ * RAM (ramzswap_writeback.c).  Swap tells the device which slots it no
  * longer needs (slot-free notification and discard) and their memory goes
  * back to the pool; a worker compacts the pool when it gets sparse.
  *
@@ -15,8 +17,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
-#include <linux/highmem.h>
-#include <linux/bit_spinlock.h>	/* after highmem.h: needs cpu_relax() */
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/math64.h>
@@ -66,16 +66,6 @@ static unsigned int rz_nr_devices;
 struct workqueue_struct *rz_wq;
 
 /* ---- slots -------------------------------------------------------------- */
-
-static inline void rz_slot_lock(struct rz_slot *s)
-{
-	bit_spin_lock(RZ_LOCK_BIT, &s->flags);
-}
-
-static inline void rz_slot_unlock(struct rz_slot *s)
-{
-	bit_spin_unlock(RZ_LOCK_BIT, &s->flags);
-}
 
 /* Put @new in slot @index; what it held goes to @old.  Lock not held. */
 static void rz_slot_swap(struct rz_dev *dev, unsigned long index,
@@ -156,7 +146,7 @@ static void rz_get_link(struct page *page, u32 off, struct rz_link *link)
 }
 
 /* Give back the storage of an entry taken out of its slot. */
-static void rz_release(struct rz_dev *dev, const struct rz_slot *e)
+void rz_release(struct rz_dev *dev, const struct rz_slot *e)
 {
 	bool live;
 
@@ -229,7 +219,7 @@ static bool rz_move(void *ctx, u32 tag, struct page *src_page, u32 src_off,
 		xv_copy_object(dst_page, dst_off, src_page, src_off, len);
 		s->data = (unsigned long)dst_page;
 		s->flags = rz_slot_flags(state, dst_off, rz_slot_len(s)) |
-			   BIT(RZ_LOCK_BIT);
+			   (s->flags & RZ_MARK_BITS) | BIT(RZ_LOCK_BIT);
 		moved = true;
 	} else if (state == RZ_SPLIT) {
 		/* perhaps the second object: the link says */
@@ -458,8 +448,8 @@ static int rz_write_page(struct rz_dev *dev, struct rz_blk *b,
 /* ---- read ------------------------------------------------------------------ */
 
 /* Decompress the entry in @slot (locked) into @dst; 0 or -EIO. */
-static int rz_load(struct rz_dev *dev, struct rz_stream *s,
-		   struct rz_slot *slot, u8 *dst)
+int rz_load(struct rz_dev *dev, struct rz_stream *s, struct rz_slot *slot,
+	    u8 *dst)
 {
 	u32 len = rz_slot_len(slot), off = rz_slot_off(slot);
 	u8 *obj = rz_kmap_local((struct page *)slot->data);
@@ -506,6 +496,8 @@ static int rz_read_page(struct rz_dev *dev, struct rz_blk *b,
 	}
 
 	rz_slot_lock(slot);
+	/* a page read is not idle (the lock bit is ours: no atomic needed) */
+	slot->flags &= ~BIT(RZ_IDLE_BIT);
 	state = rz_slot_state(slot);
 	switch (state) {
 	case RZ_EMPTY:
@@ -879,9 +871,9 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 	nr = disksize >> PAGE_SHIFT;
 	table = vzalloc(array_size(nr, sizeof(*table)));
 	pool = xv_create_pool();
-	/* four bits per slot: megabytes for a large disk, so not contiguous */
+	/* five bits per slot: megabytes for a large disk, so not contiguous */
 	if (dev->bdev)
-		bad = kvcalloc(4 * BITS_TO_LONGS(nr), sizeof(*bad), GFP_KERNEL);
+		bad = kvcalloc(5 * BITS_TO_LONGS(nr), sizeof(*bad), GFP_KERNEL);
 	if (!table || !pool || (dev->bdev && !bad)) {
 		vfree(table);
 		xv_destroy_pool(pool);
@@ -904,6 +896,7 @@ int rz_dev_init(struct rz_dev *dev, u64 disksize)
 		dev->bdev_trim = bad + BITS_TO_LONGS(nr);
 		dev->bdev_trimming = bad + 2 * BITS_TO_LONGS(nr);
 		dev->bdev_written = bad + 3 * BITS_TO_LONGS(nr);
+		dev->bdev_busy = bad + 4 * BITS_TO_LONGS(nr);
 		dev->bdev_can_trim = rz_bdev_can_discard(dev->bdev);
 		dev->bdev_fail_limit = RZ_BACKING_MAX_FAILED + 2 *
 			(queue_max_sectors(bdev_get_queue(dev->bdev)) /
@@ -933,7 +926,7 @@ int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old)
 {
 	unsigned long i;
 
-	if (!rz_claim(dev))
+	if (test_bit(0, &dev->wb_busy) || !rz_claim(dev))
 		return -EBUSY;
 	if (dev->init_done) {
 		/* stops new compaction work being queued by the frees below */
@@ -964,6 +957,7 @@ int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old)
 		dev->bdev_trim = NULL;
 		dev->bdev_trimming = NULL;
 		dev->bdev_written = NULL;
+		dev->bdev_busy = NULL;
 		dev->bdev_can_trim = false;
 		dev->nr_slots = 0;
 	}

@@ -8,6 +8,8 @@
 
 #include <linux/atomic.h>
 #include <linux/bio.h>
+#include <linux/highmem.h>
+#include <linux/bit_spinlock.h>	/* after highmem.h: needs cpu_relax() */
 #include <linux/blkdev.h>
 #include <linux/local_lock.h>
 #include <linux/mutex.h>
@@ -79,6 +81,27 @@ struct rz_slot {
 #define RZ_OFF_SHIFT		RZ_LEN_BITS
 #define RZ_STATE_SHIFT		(RZ_OFF_SHIFT + PAGE_SHIFT)
 #define RZ_LOCK_BIT		(RZ_STATE_SHIFT + 3)
+/*
+ * Above the lock, two marks that a write or a free of the slot clears (they
+ * put new flags in), and that compaction keeps: idle, set by the idle
+ * attribute and cleared by a read too; writeback, set while a copy of the
+ * slot's page is on its way to the backing device, so that writeback can
+ * tell when it lands whether the slot still holds that page.
+ */
+#define RZ_IDLE_BIT		(RZ_LOCK_BIT + 1)
+#define RZ_WB_BIT		(RZ_LOCK_BIT + 2)
+#define RZ_MARK_BITS		(BIT(RZ_IDLE_BIT) | BIT(RZ_WB_BIT))
+static_assert(RZ_WB_BIT < BITS_PER_LONG);
+
+static inline void rz_slot_lock(struct rz_slot *s)
+{
+	bit_spin_lock(RZ_LOCK_BIT, &s->flags);
+}
+
+static inline void rz_slot_unlock(struct rz_slot *s)
+{
+	bit_spin_unlock(RZ_LOCK_BIT, &s->flags);
+}
 
 static inline enum rz_state rz_slot_state(const struct rz_slot *s)
 {
@@ -135,6 +158,8 @@ struct rz_stats {
 	atomic64_t bdev_num_reads;
 	atomic64_t bdev_num_writes;
 	atomic64_t bdev_num_discards;	/* stale pages trimmed there */
+	atomic64_t bdev_wb_pages;	/* moved there by writeback */
+	atomic64_t bdev_wb_skipped;	/* written there, but touched meanwhile */
 };
 
 struct rz_dev {
@@ -153,6 +178,7 @@ struct rz_dev {
 	bool claimed;			/* by reset: no opens */
 	bool init_done;			/* read locklessly with acquire */
 	bool gone;			/* its disk was deleted (unload) */
+	unsigned long wb_busy;		/* bit 0: idle or writeback at work */
 	u64 disksize;			/* bytes, multiple of PAGE_SIZE */
 	u64 memlimit;			/* bytes, 0 = none */
 	/* the algorithm and level set for init; comp: made by init from them */
@@ -172,12 +198,14 @@ struct rz_dev {
 	 * backing write failed; bdev_trim, slots whose copy there is stale,
 	 * for trim_work to discard; bdev_trimming, being discarded (no page
 	 * goes there meanwhile); bdev_written, written there since init (reset
-	 * clears them).
+	 * clears them); bdev_busy, a write there in flight, a forwarded page
+	 * or a writeback: one at a time, or the older could land last.
 	 */
 	unsigned long *bdev_bad;
 	unsigned long *bdev_trim;
 	unsigned long *bdev_trimming;
 	unsigned long *bdev_written;
+	unsigned long *bdev_busy;
 	bool bdev_can_trim;		/* the backing device takes discards */
 	struct delayed_work trim_work;
 	int backing_state;		/* enum rz_backing_state, READ_ONCE */
@@ -204,6 +232,9 @@ struct rz_backing_old {
 };
 
 int rz_dev_reset(struct rz_dev *dev, struct rz_backing_old *old);
+void rz_release(struct rz_dev *dev, const struct rz_slot *e);
+int rz_load(struct rz_dev *dev, struct rz_stream *s, struct rz_slot *slot,
+	    u8 *dst);
 u64 rz_max_disksize(void);
 bool rz_devt_is_ours(dev_t devt);
 
@@ -216,6 +247,10 @@ void rz_backing_put(struct rz_dev *dev, struct rz_backing_old *old);
 bool rz_backing_may_write(struct rz_dev *dev, unsigned long index,
 			  bool ram_full);
 void rz_backing_forget(struct rz_dev *dev, unsigned long index);
+void rz_backing_unclaim(struct rz_dev *dev, unsigned long index, bool stale);
+void rz_backing_wrote(struct rz_dev *dev, unsigned long index);
+void rz_backing_write_done(struct rz_dev *dev, unsigned long index,
+			   blk_status_t status);
 bool rz_backing_gone(struct rz_dev *dev);
 void rz_backing_trim_work(struct work_struct *work);
 void rz_backing_clear(struct rz_dev *dev);
@@ -223,6 +258,16 @@ const char *rz_backing_state_name(struct rz_dev *dev);
 void rz_backing_submit(struct rz_dev *dev, struct bio *parent,
 		       const struct bvec_iter *iter, unsigned long index,
 		       bool write);
+
+/* ramzswap_writeback.c: idle pages to the backing device, on request */
+enum rz_wb_mode {
+	RZ_WB_IDLE = BIT(0),		/* slots marked idle */
+	RZ_WB_HUGE = BIT(1),		/* slots stored uncompressed */
+};
+
+void rz_mark_idle(struct rz_dev *dev);
+int rz_writeback(struct rz_dev *dev, unsigned int mode,
+		 unsigned long max_pages);
 
 /* ramzswap_sysfs.c */
 extern const struct attribute_group *rz_attr_groups[];

@@ -322,6 +322,93 @@ static ssize_t reset_store(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_WO(reset);
 
+/*
+ * idle and writeback work on the device's slots without dev->lock, which
+ * would hold stats and settings up for the whole writeback.  Bit 0 of
+ * wb_busy, set under it, keeps reset away and lets one of them run at a
+ * time; it is cleared without the lock, as reset only needs to see it set
+ * while the work runs.  -EINVAL without a backing device (or, for
+ * writeback, with one given up).
+ */
+static int rz_wb_begin(struct rz_dev *dev, bool need_backing)
+{
+	int err = 0;
+
+	mutex_lock(&dev->lock);
+	if (!dev->init_done || !dev->bdev ||
+	    (need_backing &&
+	     READ_ONCE(dev->backing_state) != RZ_BACKING_OK))
+		err = -EINVAL;
+	else if (test_and_set_bit_lock(0, &dev->wb_busy))
+		err = -EBUSY;
+	mutex_unlock(&dev->lock);
+	return err;
+}
+
+/* "all": every page held in RAM is idle until it is read, written or freed. */
+static ssize_t idle_store(struct device *d, struct device_attribute *attr,
+			  const char *buf, size_t len)
+{
+	struct rz_dev *dev = rz_dev_of(d);
+	char arg[4];
+	int err;
+
+	if (rz_get_arg(buf, len, arg, sizeof(arg)) || strcmp(arg, "all"))
+		return -EINVAL;
+	err = rz_wb_begin(dev, false);
+	if (err)
+		return err;
+	rz_mark_idle(dev);
+	clear_bit_unlock(0, &dev->wb_busy);
+	return len;
+}
+static DEVICE_ATTR_WO(idle);
+
+/*
+ * "idle", "huge" or "huge_idle", then optionally "max_pages=N": move those
+ * pages to the backing device; returns when done.  What moved is counted in
+ * stats (bdev_wb_pages, bdev_wb_skipped), as zram's bd_stat counts it.
+ */
+static ssize_t writeback_store(struct device *d, struct device_attribute *attr,
+			       const char *buf, size_t len)
+{
+	static const struct { const char *name; unsigned int mode; } modes[] = {
+		{ "idle", RZ_WB_IDLE },
+		{ "huge", RZ_WB_HUGE },
+		{ "huge_idle", RZ_WB_IDLE | RZ_WB_HUGE },
+	};
+	struct rz_dev *dev = rz_dev_of(d);
+	unsigned long max_pages = ULONG_MAX;
+	char arg[48], *opt, *rest;
+	unsigned int mode = 0, i;
+	int err;
+
+	if (rz_get_arg(buf, len, arg, sizeof(arg)))
+		return -EINVAL;
+	rest = arg;
+	opt = strsep(&rest, " ");
+	for (i = 0; i < ARRAY_SIZE(modes); i++)
+		if (!strcmp(opt, modes[i].name))
+			mode = modes[i].mode;
+	if (!mode)
+		return -EINVAL;
+	if (rest) {
+		u64 n;
+
+		if (strncmp(rest, "max_pages=", 10) ||
+		    rz_parse_u64(rest + 10, &n) || !n)
+			return -EINVAL;
+		max_pages = min_t(u64, n, ULONG_MAX);
+	}
+	err = rz_wb_begin(dev, true);
+	if (err)
+		return err;
+	err = rz_writeback(dev, mode, max_pages);
+	clear_bit_unlock(0, &dev->wb_busy);
+	return err ? err : len;
+}
+static DEVICE_ATTR_WO(writeback);
+
 static ssize_t initstate_show(struct device *d, struct device_attribute *attr,
 			      char *buf)
 {
@@ -369,6 +456,8 @@ static ssize_t stats_show(struct device *d, struct device_attribute *attr,
 	RZ_STAT("bdev_num_writes", atomic64_read(&st->bdev_num_writes));
 	RZ_STAT("bdev_num_discards", atomic64_read(&st->bdev_num_discards));
 	RZ_STAT("backing_write_limit_left", left);
+	RZ_STAT("bdev_wb_pages", atomic64_read(&st->bdev_wb_pages));
+	RZ_STAT("bdev_wb_skipped", atomic64_read(&st->bdev_wb_skipped));
 #undef RZ_STAT
 	n += sysfs_emit_at(buf, n, "backing_state %s\n",
 			   rz_backing_state_name(dev));
@@ -389,6 +478,8 @@ static struct attribute *rz_attrs[] = {
 	&dev_attr_backing_swap.attr,
 	&dev_attr_backing_write_limit.attr,
 	&dev_attr_reset.attr,
+	&dev_attr_idle.attr,
+	&dev_attr_writeback.attr,
 	&dev_attr_initstate.attr,
 	&dev_attr_stats.attr,
 	NULL,

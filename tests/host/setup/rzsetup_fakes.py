@@ -38,6 +38,8 @@ RAMZSWAP_STATS = [
     "bdev_num_writes",
     "bdev_num_discards",
     "backing_write_limit_left",
+    "bdev_wb_pages",
+    "bdev_wb_skipped",
 ]
 
 
@@ -181,7 +183,7 @@ class FakeKernel(Kernel):
         ramzswap_algorithms: tuple[str, ...] | None = ("lz4", "lz4hc", "lzo-rle", "lzo", "zstd"),
         zram_levels: bool = True,
         zram_idle_age: bool = True,
-        ramzswap_writeback: bool = False,
+        ramzswap_writeback: bool = True,
     ) -> None:
         self.sys = system
         self.calls: list[tuple] = []
@@ -190,7 +192,8 @@ class FakeKernel(Kernel):
         # None: a module from before comp_algorithm; zram_levels: algorithm_params (6.12)
         self.ramzswap_algorithms = ramzswap_algorithms
         self.zram_levels = zram_levels
-        # zram's `idle <seconds>` (6.2+); ramzswap: a module with idle and writeback
+        # zram's `idle <seconds>` (6.2+); ramzswap_writeback False: a module from before
+        # idle and writeback
         self.zram_idle_age = zram_idle_age
         self.ramzswap_writeback = ramzswap_writeback
         # pages each writeback mode finds, per device; a test fills them

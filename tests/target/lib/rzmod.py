@@ -21,7 +21,7 @@ STAT_NAMES = [
     "num_reads", "num_writes", "failed_reads", "failed_writes", "invalid_io", "notify_free",
     "same_pages", "pages_stored", "pages_expand", "good_compress", "orig_data_size",
     "compr_data_size", "mem_used_total", "mem_used_max", "bdev_num_reads", "bdev_num_writes",
-    "bdev_num_discards", "backing_write_limit_left",
+    "bdev_num_discards", "backing_write_limit_left", "bdev_wb_pages", "bdev_wb_skipped",
 ]
 # lines of an initialised device's stats that name how its data is compressed
 COMP_STATS = ("comp_algorithm", "comp_level")

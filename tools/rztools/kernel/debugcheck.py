@@ -41,6 +41,7 @@ OUT = REPO / "out" / "check-debug"
 DEFAULT_SCALE = 6.0
 TESTS = ["tests/target/test_module_control.py", "tests/target/test_module_swap.py",
          "tests/target/test_module_smp.py", "tests/target/test_module_backing.py",
+         "tests/target/test_module_writeback.py",
          "tests/target/test_reliability.py"]
 # The tests' smallest guests (80M, 104M) never got past the firmware with this kernel:
 # it is several times the size of a stock one, and KASAN keeps an eighth of RAM as its

@@ -25,7 +25,7 @@ import sys
 from collections import Counter
 
 ATTRS = ("disksize", "memlimit", "backing_swap", "backing_write_limit", "reset",
-         "initstate", "stats")
+         "idle", "writeback", "initstate", "stats")
 SETTINGS = ("disksize", "memlimit", "backing_swap", "backing_write_limit", "initstate")
 SUFFIXES = ("", "", "K", "M", "G", "T", "k", "m", "g", "P", "KB", "Ki", "b")
 
@@ -79,6 +79,13 @@ def value(rng: random.Random, attr: str, backing: str) -> bytes:
         raw = path(rng, backing).encode()
     elif attr == "reset":
         raw = rng.choice(("1", "1", "0", "2", "11", "-1", " 1", "1 ", "01")).encode()
+    elif attr == "idle":
+        raw = rng.choice(("all", "all", "ALL", "al", "all ", "1", "3600", "none")).encode()
+    elif attr == "writeback":
+        mode = rng.choice(("idle", "huge", "huge_idle", "Idle", "idle_huge", "", "all"))
+        limit = rng.choice(("", "", " max_pages=" + number(rng), " max_pages=", " max_page=8",
+                            "  max_pages=8", " max_pages=8 "))
+        raw = (mode + limit).encode()
     else:
         raw = number(rng).encode()
     if (rng.random() < 0.5 or not raw) and not raw.endswith(b"\n"):
