@@ -23,14 +23,24 @@ define PYTHON_RAMZSWAP_SETUP_INSTALL_CONFIG
 endef
 PYTHON_RAMZSWAP_SETUP_POST_INSTALL_TARGET_HOOKS += PYTHON_RAMZSWAP_SETUP_INSTALL_CONFIG
 
+# Idle writeback rounds: a root crontab for BusyBox crond (Buildroot's BusyBox
+# configuration has crond, and S50crond reads /etc/cron/crontabs), or a timer
+# that systemctl preset-all enables. A board's own root crontab, in its overlay,
+# replaces this one and must carry the writeback line itself.
 define PYTHON_RAMZSWAP_SETUP_INSTALL_INIT_SYSV
 	$(INSTALL) -D -m 0755 $(PYTHON_RAMZSWAP_SETUP_INIT)/S11ramzswap-setup \
 		$(TARGET_DIR)/etc/init.d/S11ramzswap-setup
+	$(INSTALL) -D -m 0600 $(PYTHON_RAMZSWAP_SETUP_INIT)/crontab \
+		$(TARGET_DIR)/etc/cron/crontabs/root
 endef
 
 define PYTHON_RAMZSWAP_SETUP_INSTALL_INIT_SYSTEMD
 	$(INSTALL) -D -m 0644 $(PYTHON_RAMZSWAP_SETUP_INIT)/ramzswap-setup.service \
 		$(TARGET_DIR)/usr/lib/systemd/system/ramzswap-setup.service
+	$(INSTALL) -D -m 0644 $(PYTHON_RAMZSWAP_SETUP_INIT)/ramzswap-writeback.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/ramzswap-writeback.service
+	$(INSTALL) -D -m 0644 $(PYTHON_RAMZSWAP_SETUP_INIT)/ramzswap-writeback.timer \
+		$(TARGET_DIR)/usr/lib/systemd/system/ramzswap-writeback.timer
 endef
 
 $(eval $(python-package))

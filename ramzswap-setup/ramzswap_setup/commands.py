@@ -161,16 +161,25 @@ def status(ctx: click.Context, root: str | None, as_json: bool) -> int:
 @click.option("--config", "config_path", metavar="FILE",
               help="TOML config file [default: /etc/ramzswap.conf]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with stable keys.")
+@click.option("--scheduled", is_flag=True,
+              help="Run by cron or a timer: no device or no backing device this boot is "
+                   "nothing to do, not an error.")
 @click.pass_context
 def writeback(ctx: click.Context, root: str | None, config_path: str | None,
-              as_json: bool) -> int:
+              as_json: bool, scheduled: bool) -> int:
     """One round of idle writeback to the backing device, within the flash budget."""
     from . import writeback as wb
 
     env = ctx.obj.env(_root(ctx, root))
 
     def run() -> None:
-        result = wb.run_round(env, config_path)
+        try:
+            result = wb.run_round(env, config_path)
+        except wb.NothingToWriteBack:
+            # the schedule is installed on every image, backing device or not
+            if scheduled:
+                return
+            raise
         if as_json:
             _print_json(result)
         else:

@@ -43,13 +43,18 @@ def save(env: Env, st: policy.WritebackState) -> None:
         raise SetupError(f"{WRITEBACK_FILE}: not saved: {e.strerror}") from None
 
 
+class NothingToWriteBack(SetupError):
+    """No device this boot, or one without a backing device: nowhere for pages to go."""
+
+
 def _device(env: Env) -> "tuple[Backend, dict[str, str]]":
     values = state.load(env)
     backend = state.backend_of(values)
     if backend is None:
-        raise SetupError("writeback: no device set up by `ramzswap-setup start` this boot")
+        raise NothingToWriteBack(
+            "writeback: no device set up by `ramzswap-setup start` this boot")
     if not backend.backing(env):
-        raise SetupError(f"writeback: {backend.dev_path} has no backing device")
+        raise NothingToWriteBack(f"writeback: {backend.dev_path} has no backing device")
     missing = backend.writeback_missing(env)
     if missing:
         raise SetupError(f"writeback: {missing}")

@@ -1,4 +1,5 @@
-"""The init integration in ramzswap-setup/init/: BusyBox init script and systemd unit."""
+"""The init integration in ramzswap-setup/init/: BusyBox init script and systemd unit, and the
+schedule of idle writeback rounds (root crontab, systemd timer)."""
 
 import configparser
 import os
@@ -77,11 +78,15 @@ def test_script_usage(script, fake_helper):
     assert out.startswith("Usage: ")
 
 
-def test_systemd_unit_starts_early_and_stops_at_shutdown():
-    unit = INIT / "ramzswap-setup.service"
+def read_unit(name: str) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None, strict=True)
     parser.optionxform = str  # keys are case-sensitive in systemd units
-    parser.read_string(unit.read_text())
+    parser.read_string((INIT / name).read_text())
+    return parser
+
+
+def test_systemd_unit_starts_early_and_stops_at_shutdown():
+    parser = read_unit("ramzswap-setup.service")
     service = parser["Service"]
     assert service["Type"] == "oneshot" and service["RemainAfterExit"] == "yes"
     assert service["ExecStart"] == "/usr/bin/ramzswap-setup start"
@@ -91,3 +96,50 @@ def test_systemd_unit_starts_early_and_stops_at_shutdown():
     assert parser["Install"]["WantedBy"] == "swap.target"
     wants = OVERLAY / "etc/systemd/system/swap.target.wants/ramzswap-setup.service"
     assert os.readlink(wants) == "/usr/lib/systemd/system/ramzswap-setup.service"
+
+
+# -- the schedule of writeback rounds ---------------------------------------------------
+ROUND = "/usr/bin/ramzswap-setup writeback --scheduled"
+
+
+def interval_default() -> int:
+    from ramzswap_setup.config import SCHEMA
+
+    return SCHEMA["writeback_interval"][1]
+
+
+def crontab_entries() -> list[str]:
+    lines = (INIT / "crontab").read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_crontab_offers_a_round_every_writeback_interval():
+    (entry,) = crontab_entries()
+    minute, hour, day, month, weekday, command = entry.split(None, 5)
+    assert (hour, day, month, weekday) == ("*", "*", "*", "*")
+    assert minute == f"*/{interval_default() // 60}"
+    # cron keeps no output without sendmail: the round's line goes to syslog
+    assert command == f"{ROUND} 2>&1 | /usr/bin/logger -t ramzswap-setup"
+    assert subprocess.run(["sh", "-n", "-c", command]).returncode == 0
+
+
+def test_systemd_timer_offers_the_same_round():
+    timer, service = read_unit("ramzswap-writeback.timer"), read_unit("ramzswap-writeback.service")
+    every = f"{interval_default() // 60}min"
+    assert timer["Timer"]["OnUnitActiveSec"] == timer["Timer"]["OnBootSec"] == every
+    assert timer["Install"]["WantedBy"] == "timers.target"  # preset-all enables it
+    assert service["Service"]["Type"] == "oneshot"
+    assert service["Service"]["ExecStart"] == ROUND
+    assert "ramzswap-setup.service" in service["Unit"]["After"].split()
+    assert not service.has_section("Install")  # started by the timer only
+
+
+def test_every_init_file_is_installed_by_the_package_and_the_test_image():
+    from rztools.image.build import INIT_FILES
+
+    recipe = (REPO / "package/python-ramzswap-setup/python-ramzswap-setup.mk").read_text()
+    installed = dict(re.findall(r"\$\(PYTHON_RAMZSWAP_SETUP_INIT\)/(\S+) \\\n\s+"
+                                r"\$\(TARGET_DIR\)/(\S+)\n", recipe))
+    names = sorted(p.name for p in INIT.iterdir())
+    assert sorted(installed) == names
+    assert {name: dest for name, dest, _ in INIT_FILES} == installed

@@ -241,23 +241,24 @@ def test_status_shows_the_last_round_the_next_and_the_budget(run, system, kernel
     assert "63 MiB of 64 MiB per day left" in text
 
 
-def test_ramzswap_without_writeback_is_refused_before_anything_changes(run, system, kernel):
+def test_ramzswap_without_writeback_is_refused_before_anything_changes(run, system):
+    from rzsetup_fakes import FakeKernel
+
+    old = FakeKernel(system, ramzswap_writeback=False)  # a module from before writeback
     system.module_available("ramzswap")
     system.block_device("vdb", 256 * MIB, (254, 16))
     system.config('backing = "/dev/vdb"\n')
-    assert run("start").status == 0
-    kernel.calls.clear()
-    result = run("writeback")
+    assert run("start", k=old).status == 0
+    old.calls.clear()
+    result = run("writeback", k=old)
     assert result.status == 1
     assert result.err.strip() == ("ramzswap-setup: error: writeback: this ramzswap has no idle "
                                   "writeback (no idle or writeback attribute)")
-    assert kernel.calls == [] and not system.exists(STATE)
+    assert old.calls == [] and not system.exists(STATE)
 
 
-def test_ramzswap_rounds_ask_the_module_for_max_pages(run, system, clock):
-    from rzsetup_fakes import FakeKernel
-
-    k = FakeKernel(system, ramzswap_writeback=True)
+def test_ramzswap_rounds_ask_the_module_for_max_pages(run, system, clock, kernel):
+    k = kernel
     system.module_available("ramzswap")
     system.block_device("vdb", 256 * MIB, (254, 16))
     system.write(BOOT, "boot-1\n")
@@ -281,3 +282,31 @@ def test_no_device_of_ours_is_one_line(run, system):
     assert result.status == 1
     assert result.err.strip().splitlines() == [
         "ramzswap-setup: error: writeback: no device set up by `ramzswap-setup start` this boot"]
+
+
+def test_a_scheduled_round_with_nowhere_to_write_is_quiet(run, system, kernel):
+    # cron and the timer run on every image: without a device, or without a backing
+    # device, there is nothing to do and nothing to report every ten minutes
+    assert run("writeback", "--scheduled").status == 0
+    system.module_available("ramzswap")
+    assert run("start", k=kernel).status == 0
+    kernel.calls.clear()
+    plain = run("writeback", k=kernel)
+    assert plain.status == 1
+    assert plain.err.strip() == ("ramzswap-setup: error: writeback: /dev/ramzswap0 has no "
+                                 "backing device")
+    quiet = run("writeback", "--scheduled", k=kernel)
+    assert (quiet.status, quiet.out, quiet.err) == (0, "", "")
+    assert kernel.calls == [] and not system.exists(STATE)
+
+
+def test_a_scheduled_round_still_reports_what_stops_it(run, system):
+    from rzsetup_fakes import FakeKernel
+
+    old = FakeKernel(system, ramzswap_writeback=False)
+    system.module_available("ramzswap")
+    system.block_device("vdb", 256 * MIB, (254, 16))
+    system.config('backing = "/dev/vdb"\n')
+    assert run("start", k=old).status == 0
+    result = run("writeback", "--scheduled", k=old)
+    assert result.status == 1 and "has no idle writeback" in result.err

@@ -174,6 +174,11 @@ def build_rzscan(arch: Arch, out: Path) -> Path | None:
 # ramzswap-setup/init/<name> -> its place in the image, as python-ramzswap-setup.mk has it
 INIT_FILES = (("S11ramzswap-setup", "etc/init.d/S11ramzswap-setup", 0o755),
               ("ramzswap-setup.service", "usr/lib/systemd/system/ramzswap-setup.service", 0o644),
+              ("ramzswap-writeback.service", "usr/lib/systemd/system/ramzswap-writeback.service",
+               0o644),
+              ("ramzswap-writeback.timer", "usr/lib/systemd/system/ramzswap-writeback.timer",
+               0o644),
+              ("crontab", "etc/cron/crontabs/root", 0o600),
               ("ramzswap.conf", "etc/ramzswap.conf", 0o644))
 
 
