@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import lz4.block
 import pytest
 import rzsetup_pages
 from ramzswap_setup.procfs import stats_lines
+from rztools.target import guestproc as gp
+from rztools.target import swapdevs as sd
 
 PAGE = 4096
 CGROUP = "/sys/fs/cgroup/rztest"
@@ -431,3 +434,171 @@ def test_estimate_of_a_process_matches_lz4_on_the_host(boot):
     assert a["lz4_ratio"] == pytest.approx(size / lz4_bytes, rel=0.05)
     assert a["effective_ratio"] == pytest.approx(size / stored, rel=0.05)
     assert 1.5 < a["effective_ratio"] < 6  # the seeded mix: text, random, zero, same-filled
+
+
+# -- idle writeback ----------------------------------------------------------------------
+WB_STATE = "/var/lib/ramzswap/writeback"
+
+
+def writeback_setup(t, disk: str, backend: str = "ramzswap", budget: str = "64M/day",
+                    round_min: str = "1M", round_max: str = "8M") -> None:
+    """The device again with the backing disk and a policy of seconds instead of hours."""
+    t.check("ramzswap-setup stop")
+    t.write_file("/etc/ramzswap.conf", f'backend = "{backend}"\nbacking = "{disk}"\n'
+                 'writeback_idle_age = "3s"\nwriteback_interval = "1s"\n'
+                 f'writeback_round_min = "{round_min}"\nwriteback_round_max = "{round_max}"\n'
+                 f'writeback_budget = "{budget}"\n')
+    t.check("ramzswap-setup start")
+
+
+def device(t) -> dict:
+    (dev,) = [d for d in helper_json(t, "status")["devices"] if d["ours"]]
+    return dev
+
+
+def idle_text_in_swap(t, mib: int = 24) -> tuple[int, int]:
+    """rzscan fills @mib of text in an 8M cgroup, then is stopped with most of it swapped
+    out; returns the pids of its shell and of its worker."""
+    prefix = confine(t, "8M")
+    scan = sd.Scan("text", mib, passes=3, seed=5)
+    line = f"{prefix} {scan.command()} >/tmp/wb.out 2>&1"
+    pid = gp.start_background(t, f"sh -c {shlex.quote(line)}")
+    (worker,) = gp.wait_filled(t, pid, 1, gp.nearly(mib << 10))
+    gp.kill(t, "STOP", [worker])
+    return pid, worker
+
+
+def first_rounds(t) -> tuple[dict, dict]:
+    """The rounds up to the first that writes back: the first on a device counts the day
+    as spent, so a day later, after a mark where the driver needs one.  Returns the
+    device's status just before that round, and the round."""
+    first = helper_json(t, "writeback")
+    assert first["action"] == "rebuilt" and first["budget_left"] == 0, first
+    t.check("date -s @$(( $(date +%s) + 86400 )) >/dev/null; sleep 4")
+    dev = device(t)
+    round_ = helper_json(t, "writeback")
+    if round_["action"] == "marked":  # ramzswap, and zram before `idle <seconds>` (6.2)
+        t.check("sleep 4")
+        dev = device(t)
+        round_ = helper_json(t, "writeback")
+    return dev, round_
+
+
+@pytest.mark.parametrize("backend", ["ramzswap", "zram"])
+def test_writeback_round_moves_idle_pages_to_the_backing_disk(boot, backend):
+    """256M and a 128M backing disk: a round writes back pages a stopped process left in
+    the store, within the round's size, and the process then reads every one back."""
+    t = boot(mem="256M", backing="128M")
+    disk = t.disk_by_serial("rzbacking")
+    writeback_setup(t, disk, backend, budget="64M/day", round_max="8M")
+    assert device(t)["backing"] == disk and device(t)["backend"] == backend
+    pid, worker = idle_text_in_swap(t)
+    dev, round_ = first_rounds(t)
+    held, sent = dev["compr_data_size"], dev["bdev_write_bytes"]
+    assert round_["action"] == "wrote", round_
+    written = round_["written_bytes"]
+    assert 0 < written <= round_["round_bytes"] <= 8 << 20, round_
+    dev = device(t)
+    assert dev["bdev_write_bytes"] - sent == written, dev
+    # what went to the disk left RAM: text compresses about 2:1 (zram's orig_data_size
+    # still counts pages written back, so the compressed bytes are the measure)
+    assert dev["compr_data_size"] <= held - written // 4, (held, dev)
+    assert round_["budget_left"] == (64 << 20) - written
+    status = t.check("ramzswap-setup status")
+    assert "writeback: last round " in status and " of 64 MiB per day left" in status, status
+
+    # every page comes back right, from RAM and from the disk
+    gp.kill(t, "CONT", [worker])
+    t.check(f"while [ -e /proc/{pid} ]; do sleep 1; done", 600)
+    report = sd.parse_rzscan(t.check("cat /tmp/wb.out"))
+    assert report["mismatches"] == 0 and report["pages_scanned"] > 0, report
+    assert device(t)["bdev_reads"] > 0  # read back from the disk
+
+
+def test_the_crontab_entry_runs_a_round_and_logs_it(boot):
+    """What crond runs every ten minutes, run as cron runs it: nothing at all without a
+    backing device; with one, a round whose lines reach syslog."""
+    t = boot(mem="256M", backing="128M")
+    (entry,) = [line for line in t.check("cat /etc/cron/crontabs/root").splitlines()
+                if line.strip() and not line.startswith("#")]
+    command = entry.split(None, 5)[5]
+    t.check("syslogd -O /tmp/messages")
+    # boot started the device from the default config: no backing device
+    t.check(f"sh -c {shlex.quote(command)}")
+    t.check("sleep 1")
+    assert "ramzswap-setup" not in t.check("cat /tmp/messages")
+    assert not t.run("test -e /var/lib/ramzswap/writeback").ok
+
+    disk = t.disk_by_serial("rzbacking")
+    t.check("ramzswap-setup stop")
+    t.write_file("/etc/ramzswap.conf", f'backing = "{disk}"\n')
+    t.check("ramzswap-setup start")
+    t.check(f"sh -c {shlex.quote(command)}")
+    t.check("sleep 1")
+    log = t.check("grep ramzswap-setup /tmp/messages")
+    assert "writeback: state rebuilt, nothing written" in log, log
+    assert "budget left: 0 B of 1 GiB per day" in log, log
+    assert helper_json(t, "status")["writeback"]["budget_left"] == 0
+
+
+def test_the_budget_spent_stays_spent_across_a_reboot(boot, tmp_path):
+    """One device booted twice from the same root and backing disk, as a board boots from
+    its flash: what a round spent of the day's budget is still spent after the reboot,
+    though the second boot's clock starts a day before the round."""
+    root = tmp_path / "root.ext4"
+    t = boot(mem="256M", backing="128M", root=root)
+    disk = t.disk_by_serial("rzbacking")
+    # rounds of exactly the budget: after one, less than a round is left
+    writeback_setup(t, disk, budget="2M/day", round_min="2M", round_max="2M")
+    _, worker = idle_text_in_swap(t)
+    _, round_ = first_rounds(t)
+    assert round_["action"] == "wrote" and 0 < round_["written_bytes"] <= 2 << 20, round_
+    left = (2 << 20) - round_["written_bytes"]
+    assert round_["budget_left"] == left
+    gp.kill(t, "KILL", [worker])
+    assert t.vm.poweroff(60)
+
+    t = boot(mem="256M", backing=str(t.vm.machine.backing), root=root)
+    assert device(t)["backing"] == disk  # the boot set the device up from the same config
+    assert helper_json(t, "status")["writeback"]["budget_left"] == left
+    sent = device(t)["bdev_write_bytes"]
+    marked = helper_json(t, "writeback")  # a mark does not outlive its boot
+    assert marked["action"] == "marked" and marked["budget_left"] == left, marked
+    t.check("sleep 4")
+    again = helper_json(t, "writeback")
+    assert again["action"] == "nothing" and again["budget_left"] == left, again
+    assert any("below a round's 2 MiB" in n for n in again["notes"]), again
+    assert device(t)["bdev_write_bytes"] == sent
+
+
+def test_qemu_killed_mid_round_leaves_a_state_the_next_boot_accepts(boot, tmp_path):
+    """The power goes mid-round (QEMU killed while a round writes to a throttled disk):
+    the next boot reads the state file back, and the round's whole size stays spent."""
+    root = tmp_path / "root.ext4"
+    # 256 KiB/s: an 8M round takes half a minute
+    t = boot(mem="256M", backing="128M", root=root,
+             throttle="throttling.bps-write=262144")
+    disk = t.disk_by_serial("rzbacking")
+    writeback_setup(t, disk, budget="64M/day", round_min="8M", round_max="8M")
+    idle_text_in_swap(t)
+    helper_json(t, "writeback")  # rebuilt: the day spent
+    t.check("date -s @$(( $(date +%s) + 86400 )) >/dev/null; sleep 4")
+    assert helper_json(t, "writeback")["action"] == "marked"
+    t.check("sleep 4")
+    gp.start_background(t, "sh -c 'ramzswap-setup writeback --json >/tmp/round.out 2>&1'")
+    # the round is under way: reserved in the state file, pages on their way to the disk
+    t.check(f"until grep -q '^reserved=8388608$' {WB_STATE}; do sleep 0.2; done", 60)
+    t.check("until [ $(sed -n 's/^bdev_wb_pages *//p' /sys/block/ramzswap0/stats) -gt 0 ]; "
+            "do sleep 0.2; done", 60)
+    assert t.run("test -s /tmp/round.out").status != 0  # not finished
+    t.vm.kill()
+
+    t = boot(mem="256M", backing=str(t.vm.machine.backing), root=root)
+    state = t.check(f"cat {WB_STATE}")
+    assert "reserved=8388608" in state, state
+    after = helper_json(t, "writeback")
+    assert after["action"] == "marked", after  # accepted, not rebuilt
+    assert after["last_round_bytes"] == 8 << 20
+    assert after["budget_left"] == (64 << 20) - (8 << 20), after
+    assert any("did not finish" in n for n in after["notes"]), after
+    assert "reserved=0" in t.check(f"cat {WB_STATE}")

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -129,12 +130,20 @@ class Booter:
 
     def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
              append: str = "", blkdebug: Path | None = None,
-             kernel: str | None = None, throttle: str = "", hotplug: bool = False) -> Guest:
+             kernel: str | None = None, throttle: str = "", hotplug: bool = False,
+             root: Path | None = None) -> Guest:
         """A booted guest (these keywords are the target tests' boot fixture's; throttle:
         QEMU's throttling options for the backing disk, "throttling.bps-write=...";
-        hotplug: the backing disk can be pulled out, Guest.unplug_backing())."""
+        hotplug: the backing disk can be pulled out, Guest.unplug_backing(); root: the
+        guest writes its root disk to this copy of the image's, made at the first boot
+        and booted again by the next, as a device boots from its flash; backing can be
+        the path of the last boot's backing disk)."""
         m = self.machine(kernel)
         m.mem, m.smp, m.append = mem, smp, append
+        if root:
+            if not root.exists():  # sparse: the image is mostly empty
+                subprocess.run(["cp", "--sparse=always", str(m.rootfs), str(root)], check=True)
+            m.rootfs, m.root_writable = root, True
         if backing:
             m.backing = backing_file(backing, self.logs)
             m.backing_blkdebug = blkdebug

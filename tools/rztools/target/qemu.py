@@ -56,6 +56,7 @@ class Machine:
     # the backing disk on a bus it can be pulled out of (qmp.unplug(..., BACKING_ID))
     backing_hotplug: bool = False
     qmp: Path | None = None            # a QMP unix socket here
+    root_writable: bool = False        # writes reach the rootfs file (else a snapshot)
     accel: str = "tcg"
     extra: list[str] = field(default_factory=list)
 
@@ -126,7 +127,8 @@ def command(m: Machine, serial: str = "mon:stdio") -> list[str]:
     if m.initrd:
         argv += ["-initrd", str(m.initrd)]
     argv += ["-append", m.cmdline(),
-             "-drive", f"file={m.rootfs},if=none,id=root,format=raw,snapshot=on",
+             "-drive", f"file={m.rootfs},if=none,id=root,format=raw,"
+                       f"snapshot={'off' if m.root_writable else 'on'}",
              "-device", "virtio-blk-pci,drive=root,serial=rzroot"]
     if m.backing:
         if m.backing_blkdebug:
