@@ -309,42 +309,80 @@ void rz_backing_trim_work(struct work_struct *work)
 }
 
 /*
+ * Zero every run of slots written to the backing device, @flags as for
+ * blkdev_issue_zeroout().  The runs go out as one chain of bios waited for
+ * once: pages kept in RAM between forwarded ones can leave tens of
+ * thousands of short runs, and a wait per run held reset (and dev->lock)
+ * for minutes on a slow machine.  -EOPNOTSUPP before anything was sent
+ * when @flags forbids writing zeros out and the device has no write-zeroes.
+ */
+static int rz_backing_zero_runs(struct rz_dev *dev, unsigned int flags)
+{
+	unsigned long start = 0, end;
+	struct bio *bio = NULL;
+	struct blk_plug plug;
+	int err = 0, ret;
+
+	blk_start_plug(&plug);
+	while ((start = find_next_bit(dev->bdev_written, dev->nr_slots,
+				      start)) < dev->nr_slots) {
+		end = find_next_zero_bit(dev->bdev_written, dev->nr_slots, start);
+		err = __blkdev_issue_zeroout(dev->bdev,
+					     (sector_t)start * RZ_SECTORS_PER_PAGE,
+					     (sector_t)(end - start) *
+					     RZ_SECTORS_PER_PAGE,
+					     GFP_KERNEL, &bio, flags);
+		if (err)
+			break;
+		start = end;
+		cond_resched();
+	}
+	if (bio) {
+		/* the last bio of the chain completes after all the others */
+		ret = submit_bio_wait(bio);
+		bio_put(bio);
+		if (!err)
+			err = ret;
+	}
+	blk_finish_plug(&plug);
+	return err;
+}
+
+/*
  * Reset: no page written to the backing device since init stays readable
  * there.  Write-zeroes where the device has it (cheap, often an unmap),
  * else a discard where it takes one (the flash's own business after that),
- * else zeros written out.  Called with dev->lock held, trim_work stopped,
- * before the bitmaps go.
+ * else zeros written out.  The discard covers the span from the first
+ * written slot to the last in one request: between them lies nothing but
+ * our own unused slots, and a discard costs the same for any length.
+ * Called with dev->lock held, trim_work stopped, before the bitmaps go.
  */
 void rz_backing_clear(struct rz_dev *dev)
 {
-	unsigned long start = 0, end;
-	sector_t sector, nr;
+	unsigned long first, last, pages;
 	int err;
 
 	if (!dev->bdev || READ_ONCE(dev->backing_state) == RZ_BACKING_REMOVED)
 		return;
-	while ((start = find_next_bit(dev->bdev_written, dev->nr_slots,
-				      start)) < dev->nr_slots) {
-		end = find_next_zero_bit(dev->bdev_written, dev->nr_slots, start);
-		sector = (sector_t)start * RZ_SECTORS_PER_PAGE;
-		nr = (sector_t)(end - start) * RZ_SECTORS_PER_PAGE;
-		err = blkdev_issue_zeroout(dev->bdev, sector, nr, GFP_KERNEL,
-					   BLKDEV_ZERO_NOFALLBACK);
-		if (err == -EOPNOTSUPP && dev->bdev_can_trim)
-			err = rz_bdev_discard(dev->bdev, sector, nr);
-		if (err == -EOPNOTSUPP)
-			err = blkdev_issue_zeroout(dev->bdev, sector, nr,
-						   GFP_KERNEL, 0);
-		if (err) {
-			pr_warn("%s: could not clear %lu pages on %s: %d\n",
-				dev->disk->disk_name, end - start,
-				dev->backing_path, err);
-			break;
-		}
-		atomic64_add(end - start, &dev->stats.bdev_num_discards);
-		start = end;
-		cond_resched();
+	first = find_first_bit(dev->bdev_written, dev->nr_slots);
+	if (first >= dev->nr_slots)
+		return;
+	last = find_last_bit(dev->bdev_written, dev->nr_slots);
+	pages = bitmap_weight(dev->bdev_written, dev->nr_slots);
+	err = rz_backing_zero_runs(dev, BLKDEV_ZERO_NOFALLBACK);
+	if (err == -EOPNOTSUPP && dev->bdev_can_trim)
+		err = rz_bdev_discard(dev->bdev,
+				      (sector_t)first * RZ_SECTORS_PER_PAGE,
+				      (sector_t)(last + 1 - first) *
+				      RZ_SECTORS_PER_PAGE);
+	if (err == -EOPNOTSUPP)
+		err = rz_backing_zero_runs(dev, 0);
+	if (err) {
+		pr_warn("%s: could not clear %lu pages on %s: %d\n",
+			dev->disk->disk_name, pages, dev->backing_path, err);
+		return;
 	}
+	atomic64_add(pages, &dev->stats.bdev_num_discards);
 }
 
 /* Has the backing device's disk gone away?  Gives it up when it has. */

@@ -52,14 +52,15 @@ class Booter(booter.Booter):
 
     def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
              append: str = "", kernel: str = "6.1", blkdebug: Path | None = None,
-             hotplug: bool = False, throttle: str = "", root: Path | None = None) -> Target:
+             hotplug: bool = False, throttle: str = "", root: Path | None = None,
+             features: str = "") -> Target:
         if self.config.getoption("--console"):
             pytest.skip("this test needs a guest of its own; --console uses the board as it is")
         floor = self.config.getoption("--min-mem")
         if floor and parse_size(floor) > parse_size(mem):
             mem = floor
         return super().boot(mem, smp, backing, append, blkdebug, kernel, throttle=throttle,
-                            hotplug=hotplug, root=root)
+                            hotplug=hotplug, root=root, features=features)
 
     def attach(self) -> Target:  # type: ignore[override]
         return super().attach(self.config.getoption("--console"))

@@ -131,13 +131,14 @@ class Booter:
     def boot(self, mem: str = "256M", smp: int = 2, backing: str | None = None,
              append: str = "", blkdebug: Path | None = None,
              kernel: str | None = None, throttle: str = "", hotplug: bool = False,
-             root: Path | None = None) -> Guest:
+             root: Path | None = None, features: str = "") -> Guest:
         """A booted guest (these keywords are the target tests' boot fixture's; throttle:
         QEMU's throttling options for the backing disk, "throttling.bps-write=...";
         hotplug: the backing disk can be pulled out, Guest.unplug_backing(); root: the
         guest writes its root disk to this copy of the image's, made at the first boot
         and booted again by the next, as a device boots from its flash; backing can be
-        the path of the last boot's backing disk)."""
+        the path of the last boot's backing disk; features: the backing disk's virtio-blk
+        properties, "write-zeroes=off,discard=off")."""
         m = self.machine(kernel)
         m.mem, m.smp, m.append = mem, smp, append
         if root:
@@ -149,6 +150,7 @@ class Booter:
             m.backing_blkdebug = blkdebug
             m.backing_throttle = throttle
             m.backing_hotplug = hotplug
+            m.backing_features = features
         if hotplug:
             # a unix socket's path has a 108-byte limit: not under the logs
             m.qmp = Path(tempfile.mkdtemp(prefix="rzqmp-")) / "qmp.sock"

@@ -53,6 +53,9 @@ class Machine:
     backing: Path | None = None        # extra virtio disk (serial "rzbacking")
     backing_blkdebug: Path | None = None  # blkdebug rules for the backing disk
     backing_throttle: str = ""         # -drive throttling options of the backing disk
+    # virtio-blk properties of the backing disk: "write-zeroes=off,discard=off" takes
+    # away what a flash partition may lack
+    backing_features: str = ""
     # the backing disk on a bus it can be pulled out of (qmp.unplug(..., BACKING_ID))
     backing_hotplug: bool = False
     qmp: Path | None = None            # a QMP unix socket here
@@ -139,6 +142,8 @@ def command(m: Machine, serial: str = "mon:stdio") -> list[str]:
         if m.backing_throttle:
             spec += f",{m.backing_throttle}"
         dev = f"virtio-blk-pci,drive=backing,serial=rzbacking,id={BACKING_ID}"
+        if m.backing_features:
+            dev += f",{m.backing_features}"
         if m.backing_hotplug and m.arch.pcie:
             # a device on the PCIe root complex cannot be unplugged: give it a port
             argv += ["-device", "pcie-root-port,id=rzport,chassis=1"]
