@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from rzmod import Rz, backing_disk, meminfo, unload
+from rzmod import Rz, backing_disk, meminfo, unload, vmstat
 from rztools.target import guestproc as gp
 from rztools.target import swapdevs as sd
 
@@ -26,14 +26,6 @@ GROUP = "rzsync"
 WORKLOAD = "16M"   # the workload's memory.max
 SCAN_MIB = 48      # 3x that: every pass swaps most of it out and in again
 SWAPPED_IN = 4096  # pages read back before SwapCached is read (16 MiB)
-
-
-def vmstat(t, name: str) -> int:
-    for line in t.check("cat /proc/vmstat").splitlines():
-        key, value = line.split()
-        if key == name:
-            return int(value)
-    raise AssertionError(f"{name} not in /proc/vmstat")
 
 
 def swap_cached_while_scanning(t, backing: str) -> int:
@@ -44,9 +36,9 @@ def swap_cached_while_scanning(t, backing: str) -> int:
     pid = gp.start_background(t, sd.in_memcg(GROUP, sd.Scan("text", SCAN_MIB, 100000)
                                              .command()))
     try:
-        start = vmstat(t, "pswpin")
+        start = vmstat(t)["pswpin"]
         deadline = time.monotonic() + 600
-        while vmstat(t, "pswpin") - start < SWAPPED_IN:
+        while vmstat(t)["pswpin"] - start < SWAPPED_IN:
             assert time.monotonic() < deadline, "rzscan swapped too little in"
             assert t.run(f"[ -e /proc/{pid} ]").status == 0, "rzscan exited"
             time.sleep(1)

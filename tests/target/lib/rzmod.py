@@ -41,6 +41,12 @@ def meminfo(t) -> dict[str, int]:
     return out
 
 
+def vmstat(t) -> dict[str, int]:
+    """/proc/vmstat's counters."""
+    return {k: int(v) for k, v in (line.split() for line in
+                                   t.check("cat /proc/vmstat").splitlines())}
+
+
 def unload(t) -> None:
     """No swap and no module: whatever set it up (the init script, an earlier test)."""
     sd.clean_slate(t)
